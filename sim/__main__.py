@@ -1,0 +1,7 @@
+"""``python -m sim``: the command-line interface."""
+
+import sys
+
+from sim.cli import main
+
+sys.exit(main())

@@ -1,0 +1,194 @@
+"""``python -m sim bench``: simulated requests per wall second, against baselines, in one process.
+
+Workloads:
+
+* (a) the engine on M/M/8 at ρ = 0.9 (λ = 7.2/s, μ = 1/s), 1,000,000 requests;
+* (b) the engine on ``scenarios/booking_surge.yaml`` (a realistic run: four endpoints, six
+  replicas on three nodes, a surge that overloads them);
+* (c) the same M/M/8 as idiomatic SimPy (one process per request, ``simpy.Resource``), run to
+  the same number of requests, and with Ciw (200,000 requests: Ciw keeps a record per customer,
+  so its memory grows with the run).
+
+Each run's mean wait is shown beside its speed, so that a fast but wrong model shows. Peak
+memory is measured in child processes (one run each) at 1,000,000 and 10,000,000 requests:
+the engine keeps no per-request state, so the larger run should need barely more.
+Figures are ratios against baselines measured in the same process, never absolute targets.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sim.benchmark.baselines import ciw_mmc, simpy_idiomatic_mmc
+from sim.benchmark.memory import peak_rss_mb_of
+
+SERVERS = 8
+UTILIZATION = 0.9
+SERVICE_RATE = 1.0
+ARRIVAL_RATE = UTILIZATION * SERVERS * SERVICE_RATE
+BOOKING_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "booking_surge.yaml"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How many requests each part of the benchmark simulates."""
+
+    engine: int
+    simpy: int
+    ciw: int
+    memory_small: int
+    memory_large: int
+    booking_duration_s: float | None  # None: the scenario's own duration
+
+
+FULL = Sizes(1_000_000, 1_000_000, 200_000, 1_000_000, 10_000_000, None)
+QUICK = Sizes(50_000, 20_000, 5_000, 20_000, 200_000, 300.0)
+
+
+def mmc_scenario(requests: int, policy: str = "static") -> Any:
+    """The M/M/8 workload as a scenario: one container, 8 worker slots on 8 cores."""
+    from sim.config.schema import Scenario
+
+    duration_s = requests / ARRIVAL_RATE
+    return Scenario.model_validate(
+        {
+            "name": "bench-mmc",
+            "duration_s": duration_s,
+            "sample_interval_s": max(10.0, duration_s / 2000),
+            "service": {
+                "endpoints": [
+                    {
+                        "name": "work",
+                        "weight": 1,
+                        "cpu_demand_s": {"dist": "exponential", "mean": 1 / SERVICE_RATE},
+                    }
+                ],
+                "timeout_s": 1e9,
+                "initial_replicas": 1,
+                "container": {
+                    "concurrency": SERVERS,
+                    "queue_limit": 10**9,
+                    "cpu_request_m": SERVERS * 1000,
+                    "cpu_limit_m": SERVERS * 1000,
+                },
+            },
+            "cluster": {"node_type": "m5.2xlarge", "initial_nodes": 1},
+            "traffic": {"rate_rps": ARRIVAL_RATE},
+            "policy": {"name": policy},
+        }
+    )
+
+
+def _engine_rate(scenario: Any, seed: int = 1) -> tuple[float, float, int]:
+    """(requests per wall second, mean latency, requests) of one engine run."""
+    from sim.engine import run
+
+    started = time.perf_counter()
+    result = run(scenario, seed=seed, progress=False)
+    wall_s = time.perf_counter() - started
+    requests = int(result.summary["requests"])
+    return requests / wall_s, float(result.summary["latency_mean_s"]), requests
+
+
+def _child(requests: int) -> int:
+    """Run the M/M/8 workload alone (for a clean peak-memory reading) and print its rate."""
+    rate, latency_mean_s, count = _engine_rate(mmc_scenario(requests))
+    print(json.dumps({"rps": rate, "latency_mean_s": latency_mean_s, "requests": count}))
+    return 0
+
+
+def run_benchmark(quick: bool = False, as_json: bool = False, child_requests: int = 0) -> int:
+    """Run every workload, print the figures (a table, or one JSON object); exit code 0."""
+    if child_requests:
+        return _child(child_requests)
+    from sim.config.loading import load_scenario
+
+    sizes = QUICK if quick else FULL
+
+    def say(text: str) -> None:
+        if not as_json:
+            print(text, file=sys.stderr, flush=True)
+
+    figures: dict[str, Any] = {"quick": quick}
+
+    say(f"(a) engine, M/M/{SERVERS} rho={UTILIZATION}, {sizes.engine:,} requests ...")
+    rate, latency, _ = _engine_rate(mmc_scenario(sizes.engine))
+    figures["mmc_engine_rps"] = rate
+    figures["mmc_engine_wait_mean_s"] = latency - 1 / SERVICE_RATE
+
+    say("(b) engine, booking_surge.yaml ...")
+    booking = load_scenario(BOOKING_SCENARIO)
+    if sizes.booking_duration_s is not None:
+        booking = booking.with_overrides(
+            {"duration_s": sizes.booking_duration_s, "warmup_s": 0, "traffic.surges.0.start_s": 60}
+        )
+    rate, _, requests = _engine_rate(booking)
+    figures["booking_engine_rps"] = rate
+    figures["booking_requests"] = requests
+
+    say(f"(c) idiomatic SimPy, {sizes.simpy:,} requests ...")
+    simpy_result = simpy_idiomatic_mmc(sizes.simpy, SERVERS, UTILIZATION, SERVICE_RATE, seed=1)
+    figures["mmc_simpy_idiomatic_rps"] = simpy_result.requests_per_s
+    figures["mmc_simpy_idiomatic_requests"] = simpy_result.requests
+    figures["mmc_simpy_idiomatic_wait_mean_s"] = simpy_result.wait_mean_s
+
+    say(f"(c) Ciw, {sizes.ciw:,} requests ...")
+    ciw_result = ciw_mmc(sizes.ciw, SERVERS, UTILIZATION, SERVICE_RATE, seed=1)
+    figures["mmc_ciw_rps"] = ciw_result.requests_per_s
+    figures["mmc_ciw_requests"] = ciw_result.requests
+    figures["mmc_ciw_wait_mean_s"] = ciw_result.wait_mean_s
+
+    for label, requests in (("1m", sizes.memory_small), ("10m", sizes.memory_large)):
+        say(f"peak memory, engine alone, {requests:,} requests ...")
+        argv = [sys.executable, "-m", "sim", "bench", "--child-requests", str(requests)]
+        peak_mb, output = peak_rss_mb_of(argv)
+        figures[f"peak_rss_mb_{label}"] = peak_mb
+        figures[f"memory_run_{label}_requests"] = json.loads(output)["requests"]
+
+    simpy_rps = figures["mmc_simpy_idiomatic_rps"]
+    figures["mmc_engine_vs_simpy"] = figures["mmc_engine_rps"] / simpy_rps
+    figures["booking_engine_vs_simpy"] = figures["booking_engine_rps"] / simpy_rps
+    figures["mmc_engine_vs_ciw"] = figures["mmc_engine_rps"] / figures["mmc_ciw_rps"]
+    figures["peak_rss_ratio_10m_to_1m"] = figures["peak_rss_mb_10m"] / figures["peak_rss_mb_1m"]
+    figures["erlang_c_wait_mean_s"] = _erlang_c_wait()
+    if as_json:
+        print(json.dumps(figures, indent=2))
+    else:
+        print(format_figures(figures))
+    return 0
+
+
+def _erlang_c_wait() -> float:
+    from sim import theory
+
+    return theory.mmc(ARRIVAL_RATE, SERVICE_RATE, SERVERS).wait_mean_s
+
+
+def format_figures(figures: dict[str, Any]) -> str:
+    """The figures as a small table, with the targets they are read against."""
+    f = figures
+    rows = [
+        ("engine, M/M/8 (a)", f["mmc_engine_rps"], f["mmc_engine_wait_mean_s"]),
+        ("engine, booking surge (b)", f["booking_engine_rps"], float("nan")),
+        ("SimPy idiomatic (c)", f["mmc_simpy_idiomatic_rps"], f["mmc_simpy_idiomatic_wait_mean_s"]),
+        ("Ciw (c)", f["mmc_ciw_rps"], f["mmc_ciw_wait_mean_s"]),
+    ]
+    lines = [f"{'workload':<28}{'requests/s':>14}{'mean wait':>12}"]
+    for name, rate, wait in rows:
+        wait_text = "" if wait != wait else f"{wait:.3f} s"
+        lines.append(f"{name:<28}{rate:>14,.0f}{wait_text:>12}")
+    lines += [
+        f"Erlang C mean wait: {f['erlang_c_wait_mean_s']:.3f} s",
+        f"(a) / SimPy idiomatic: {f['mmc_engine_vs_simpy']:.2f}x   (target >= 5)",
+        f"(b) / SimPy idiomatic: {f['booking_engine_vs_simpy']:.2f}x   (target >= 3)",
+        f"(a) / Ciw: {f['mmc_engine_vs_ciw']:.1f}x",
+        f"peak RSS: {f['peak_rss_mb_1m']:.0f} MB at {f['memory_run_1m_requests']:,} requests, "
+        f"{f['peak_rss_mb_10m']:.0f} MB at {f['memory_run_10m_requests']:,} "
+        f"(ratio {f['peak_rss_ratio_10m_to_1m']:.2f}, target <= 1.2)",
+    ]
+    return "\n".join(lines)

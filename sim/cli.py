@@ -1,0 +1,185 @@
+"""The command line: a thin layer over the same calls a notebook makes.
+
+    python -m sim run SCENARIO [--policy P] [--seed N] [--set key=value]... [--out DIR]
+    python -m sim validate SCENARIO
+    python -m sim bench [--quick] [--json]
+
+Bad input (a scenario, an override, a trace, an argument) prints one line on stderr naming the
+file, field or line and what was expected, and exits with code 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import pandas as pd
+
+from sim.config.errors import InputError
+from sim.config.overrides import parse_assignment
+from sim.config.schema import POLICY_NAMES
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m sim", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="simulate one scenario under one policy")
+    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("--policy", choices=POLICY_NAMES, help="override the scenario's policy")
+    run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field by its dotted key, e.g. traffic.rate_rps=80 (repeatable)",
+    )
+    run.add_argument("--out", help="save the result (Parquet + scenario + metadata) here")
+    run.add_argument(
+        "--format", choices=("table", "json"), default="table", help="how to print the summary"
+    )
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    validate = commands.add_parser("validate", help="check a scenario file and its trace")
+    validate.add_argument("scenario", help="scenario YAML file")
+
+    bench = commands.add_parser("bench", help="measure simulated requests per wall second")
+    bench.add_argument("--quick", action="store_true", help="a small version (seconds)")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--child-requests", type=int, default=0, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    arguments = _parser().parse_args(argv)
+    try:
+        if arguments.command == "run":
+            return _run(arguments)
+        if arguments.command == "validate":
+            return _validate(arguments)
+        if arguments.command == "bench":
+            from sim.benchmark import run_benchmark
+
+            return run_benchmark(
+                quick=arguments.quick,
+                as_json=arguments.json,
+                child_requests=arguments.child_requests,
+            )
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _load(arguments: argparse.Namespace) -> Any:
+    from sim.config.loading import load_scenario
+
+    scenario = load_scenario(arguments.scenario)
+    overrides = dict(parse_assignment(text) for text in getattr(arguments, "set", []))
+    return scenario.with_overrides(overrides) if overrides else scenario
+
+
+def _run(arguments: argparse.Namespace) -> int:
+    from sim.engine import run
+
+    scenario = _load(arguments)
+    _check_trace(scenario)
+    result = run(
+        scenario,
+        policy=arguments.policy,
+        seed=arguments.seed,
+        progress=False if arguments.no_progress else None,
+    )
+    if arguments.format == "json":
+        print(json.dumps(_plain(result.summary), indent=2))
+    else:
+        print(format_summary(result.summary, scenario, result.policy, result.seed))
+    if arguments.out:
+        path = result.save(arguments.out)
+        print(f"saved to {path}")
+    return 0
+
+
+def _validate(arguments: argparse.Namespace) -> int:
+    scenario = _load(arguments)
+    _check_trace(scenario)
+    replay = scenario.traffic.replay
+    trace = f", trace {replay.path} ({replay.format})" if replay else ""
+    print(
+        f"{arguments.scenario}: valid scenario {scenario.name!r}: {scenario.duration_s:g} s, "
+        f"{len(scenario.service.endpoints)} endpoints, policy {scenario.policy.name}{trace}"
+    )
+    return 0
+
+
+def _check_trace(scenario: Any) -> None:
+    """Read the replayed trace, if any, so that a bad one is reported before the run."""
+    replay = scenario.traffic.replay
+    if replay is None:
+        return
+    import numpy as np
+
+    from sim.traffic import load_replay
+
+    load_replay(replay, scenario.resolve_path(replay.path), np.random.default_rng(0))
+
+
+def _plain(summary: pd.Series) -> dict[str, Any]:
+    plain: dict[str, Any] = {}
+    for key, value in summary.items():
+        number = value.item() if hasattr(value, "item") else value
+        plain[str(key)] = None if isinstance(number, float) and math.isnan(number) else number
+    return plain
+
+
+def format_summary(summary: pd.Series, scenario: Any, policy: str, seed: int) -> str:
+    """The summary as a few readable lines, units included."""
+    s = summary
+    slo = scenario.slo
+    resolved = s["completed"] + s["rejected"] + s["timed_out"]
+    completed_share = s["completed"] / resolved if resolved else math.nan
+    lines = [
+        f"{scenario.name} · policy {policy} · seed {seed} · "
+        f"{scenario.duration_s:,.0f} s simulated in {s['wall_time_s']:.1f} s",
+        f"requests   {s['requests']:>12,}   completed {s['completed']:,} ({completed_share:.1%})"
+        f"   rejected {s['rejected']:,}   timed out {s['timed_out']:,}"
+        f"   in flight {s['in_flight']:,}",
+        f"latency    mean {_seconds(s['latency_mean_s'])}   p50 {_seconds(s['latency_p50_s'])}"
+        f"   p95 {_seconds(s['latency_p95_s'])}   p99 {_seconds(s['latency_p99_s'])}",
+        f"errors     {s['error_rate']:.2%} of answered requests"
+        f" (no replica {s['rejected_no_replica']:,}, queue full {s['rejected_queue_full']:,},"
+        f" lost to faults {s['rejected_fault']:,})",
+        f"SLO        p{slo.percentile:g} ≤ {slo.latency_s:g} s and errors ≤ "
+        f"{slo.max_error_rate:.1%}: met in {s['slo_attainment']:.1%} of intervals"
+        f" (violated {s['slo_violation_s']:,.0f} s)",
+        f"cost       ${s['cost_usd']:,.2f}   node-hours {s['node_hours']:,.1f}"
+        f"   peak nodes {s['peak_nodes']}   peak replicas {s['peak_replicas']}"
+        f"   scale actions {s['scale_actions']}",
+    ]
+    if scenario.warmup_s:
+        lines.append(f"(requests arriving in the first {scenario.warmup_s:g} s are not counted)")
+    return "\n".join(lines)
+
+
+def _seconds(value: float) -> str:
+    if math.isnan(value):
+        return "—"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"

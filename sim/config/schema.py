@@ -1,0 +1,339 @@
+"""The scenario schema: every field a scenario file may hold, its bounds and its default.
+
+Defaults live here and only here, each taken from the real system it models (the source is
+named beside it). Unknown keys are rejected everywhere, so a typo never silently falls back to
+a default. Instances are frozen; use :meth:`Scenario.with_overrides` to derive variants.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from sim.config.catalogue import CATALOGUE, InstanceType
+from sim.config.distributions import Constant, Distribution
+
+POLICY_NAMES = ("static", "scale_up", "scale_out", "swarm", "kubernetes")
+BALANCER_ALGORITHMS = ("round_robin", "random", "least_connections", "power_of_two_choices")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+# --- service level objective -------------------------------------------------------------------
+
+
+class Slo(_Model):
+    """The target a sample interval must meet: a latency percentile and an error ceiling."""
+
+    latency_s: float = Field(default=0.5, gt=0)
+    percentile: float = Field(default=95, gt=0, lt=100)
+    max_error_rate: float = Field(default=0.01, ge=0, le=1)
+
+
+# --- service -----------------------------------------------------------------------------------
+
+
+class Endpoint(_Model):
+    """One kind of request (search, book, ...) with its share of traffic and its CPU demand.
+
+    ``cpu_demand_s`` is CPU-seconds on one core: a request that gets a whole core finishes
+    after exactly that long; one that shares the core takes longer.
+    """
+
+    name: str = Field(min_length=1)
+    weight: float = Field(gt=0)
+    cpu_demand_s: Distribution
+
+
+class Container(_Model):
+    """One replica of the service (a Compose container, a Swarm task, a Kubernetes pod).
+
+    ``concurrency`` and ``queue_limit`` default to Apache Tomcat's HTTP connector
+    (``maxThreads`` 200, ``acceptCount`` 100): requests beyond the worker slots wait in a FCFS
+    accept queue; beyond that they are refused. ``cpu_limit_m`` null means unlimited, the
+    Docker and Kubernetes default. Kubernetes sets no CPU request by default, but the HPA
+    cannot compute utilization without one, so the default is one core.
+    ``termination_grace_s`` is the Pod API default (30 s); the startup default is the
+    Kubernetes pod start-up SLO (p99 ≤ 5 s, image pull excluded).
+    """
+
+    concurrency: int = Field(default=200, ge=1)
+    queue_limit: int = Field(default=100, ge=0)
+    cpu_request_m: int = Field(default=1000, ge=1)
+    cpu_limit_m: int | None = Field(default=None, ge=1)
+    memory_request_mib: int = Field(default=512, ge=0)
+    image: str = Field(default="service", min_length=1)
+    image_size_mb: float = Field(default=400, ge=0)
+    startup_s: Distribution = Constant(dist="constant", value=5.0)
+    termination_grace_s: float = Field(default=30, ge=0)
+
+    @model_validator(mode="after")
+    def _limit_covers_request(self) -> Container:
+        if self.cpu_limit_m is not None and self.cpu_limit_m < self.cpu_request_m:
+            raise ValueError(
+                f"cpu_limit_m ({self.cpu_limit_m}) must be at least cpu_request_m "
+                f"({self.cpu_request_m}), as Kubernetes requires"
+            )
+        return self
+
+
+class Service(_Model):
+    """The web service: its endpoints, the client's timeout and its containers.
+
+    ``timeout_s`` defaults to 60 s, the default of AWS ALB's idle timeout and of nginx's
+    ``proxy_read_timeout``: a request not answered by then counts as timed out.
+    ``initial_replicas`` defaults to 1, the Kubernetes Deployment default.
+    """
+
+    endpoints: tuple[Endpoint, ...] = Field(min_length=1)
+    timeout_s: float = Field(default=60, gt=0)
+    container: Container = Container()
+    initial_replicas: int = Field(default=1, ge=0)
+
+    @model_validator(mode="after")
+    def _unique_endpoint_names(self) -> Service:
+        names = [endpoint.name for endpoint in self.endpoints]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"endpoint names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+
+# --- cluster -----------------------------------------------------------------------------------
+
+
+class Cluster(_Model):
+    """The machines: their instance type, how many, and how images reach them.
+
+    ``pull_bandwidth_mb_s`` (8 MB/s) is what Kubernetes e2e tests observe for 500–740 MB
+    images pulled in 1–2 minutes (kubernetes/kubernetes#9452, #25784). Billing is per second
+    with a 60 s minimum per start, as on EC2 (Linux on-demand). ``boot_s`` overrides the
+    catalogue's boot time with a distribution.
+    """
+
+    instance_types: dict[str, InstanceType] = Field(default_factory=dict)
+    node_type: str = "m5.xlarge"
+    initial_nodes: int = Field(default=1, ge=0)
+    min_nodes: int = Field(default=0, ge=0)
+    max_nodes: int = Field(default=10, ge=1)
+    boot_s: Distribution | None = None
+    pull_bandwidth_mb_s: float = Field(default=8.0, gt=0)
+    image_cached_on_initial_nodes: bool = True
+    reserved_cpu_m: int = Field(default=0, ge=0)
+    reserved_memory_mib: int = Field(default=0, ge=0)
+    billing_minimum_s: float = Field(default=60, ge=0)
+
+    @field_validator("node_type")
+    @classmethod
+    def _known_type(cls, node_type: str, info: ValidationInfo) -> str:
+        catalogue = {**CATALOGUE, **info.data.get("instance_types", {})}
+        if node_type not in catalogue:
+            families = sorted({name.split(".", 1)[0] for name in catalogue})
+            raise ValueError(
+                f"{node_type!r} is not in the catalogue; expected a type such as m5.xlarge "
+                f"(families {', '.join(families)}), or add it under cluster.instance_types"
+            )
+        return node_type
+
+    @model_validator(mode="after")
+    def _node_bounds(self) -> Cluster:
+        if self.max_nodes < self.initial_nodes:
+            raise ValueError(
+                f"max_nodes ({self.max_nodes}) must be at least initial_nodes "
+                f"({self.initial_nodes})"
+            )
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(
+                f"min_nodes ({self.min_nodes}) must be at most max_nodes ({self.max_nodes})"
+            )
+        return self
+
+    def catalogue(self) -> dict[str, InstanceType]:
+        """The built-in catalogue with this scenario's own types and prices laid over it."""
+        return {**CATALOGUE, **self.instance_types}
+
+    @property
+    def instance(self) -> InstanceType:
+        return self.catalogue()[self.node_type]
+
+
+class LoadBalancer(_Model):
+    """How requests are spread over routable replicas.
+
+    ``round_robin`` is the Swarm routing mesh and IPVS default, ``random`` is kube-proxy in
+    iptables mode (a uniform pick per connection). ``update_delay_s`` is how long a replica
+    that became ready waits before the balancer sends it traffic: kube-proxy's
+    ``minSyncPeriod`` of 1 s.
+    """
+
+    algorithm: Literal["round_robin", "random", "least_connections", "power_of_two_choices"] = (
+        "round_robin"
+    )
+    update_delay_s: float = Field(default=1.0, ge=0)
+
+
+# --- traffic -----------------------------------------------------------------------------------
+
+
+class Diurnal(_Model):
+    """A daily cycle: the rate is multiplied by ``1 + amplitude·cos(2π(t − peak_at_s)/period)``."""
+
+    amplitude: float = Field(ge=0, lt=1)
+    period_s: float = Field(default=86400, gt=0)
+    peak_at_s: float = 0.0
+
+
+class Growth(_Model):
+    """Traffic growth: ``rate_per_day`` 0.05 is +5 % a day (compounded when exponential)."""
+
+    rate_per_day: float = Field(gt=-1)
+    kind: Literal["exponential", "linear"] = "exponential"
+
+
+class Surge(_Model):
+    """A promotion or holiday rush: a linear ramp to ``multiplier``, a hold, a linear decay."""
+
+    start_s: float = Field(ge=0)
+    ramp_s: float = Field(default=0, ge=0)
+    hold_s: float = Field(default=0, ge=0)
+    decay_s: float = Field(default=0, ge=0)
+    multiplier: float = Field(gt=0)
+
+
+class Burst(_Model):
+    """Burstiness beyond Poisson: the rate of each ``period_s`` slot is multiplied by an
+    independent gamma factor with mean 1 and coefficient of variation ``cv``."""
+
+    cv: float = Field(gt=0)
+    period_s: float = Field(default=10, gt=0)
+
+
+class Replay(_Model):
+    """A real trace replayed as the traffic's base.
+
+    ``rate_csv``: per-interval counts (a timestamp column and a count column, header
+    optional); ``interarrival``: one inter-arrival time in seconds per line; ``access_log``:
+    Common or Combined Log Format. The trace is cut to ``[start_s, end_s)`` (seconds from its
+    first record), compressed in time by ``speedup`` and scaled so that its peak rate,
+    measured over ``peak_window_s`` windows, is ``scale_to_peak_rps``.
+    """
+
+    path: str = Field(min_length=1)
+    format: Literal["rate_csv", "interarrival", "access_log"]
+    start_s: float = Field(default=0, ge=0)
+    end_s: float | None = Field(default=None, gt=0)
+    speedup: float = Field(default=1.0, gt=0)
+    scale_to_peak_rps: float | None = Field(default=None, gt=0)
+    peak_window_s: float = Field(default=60, gt=0)
+
+    @model_validator(mode="after")
+    def _window(self) -> Replay:
+        if self.end_s is not None and self.end_s <= self.start_s:
+            raise ValueError(f"end_s ({self.end_s}) must be after start_s ({self.start_s})")
+        return self
+
+
+class Traffic(_Model):
+    """Offered load: a base (``rate_rps`` or a ``replay``) shaped by the optional terms."""
+
+    rate_rps: float | None = Field(default=None, ge=0)
+    diurnal: Diurnal | None = None
+    growth: Growth | None = None
+    surges: tuple[Surge, ...] = ()
+    burst: Burst | None = None
+    replay: Replay | None = None
+
+    @model_validator(mode="after")
+    def _one_base(self) -> Traffic:
+        if (self.rate_rps is None) == (self.replay is None):
+            raise ValueError("give exactly one base: rate_rps (requests per second) or replay")
+        return self
+
+
+# --- policy and faults -------------------------------------------------------------------------
+
+
+class Policy(_Model):
+    """Which capacity policy runs, and its settings."""
+
+    name: Literal["static", "scale_up", "scale_out", "swarm", "kubernetes"] = "static"
+
+
+class NodeCrash(_Model):
+    """A node fails at ``at_s``: its containers and their requests are lost."""
+
+    kind: Literal["node_crash"]
+    at_s: float = Field(ge=0)
+    node: int = Field(default=0, ge=0, description="index of the node in launch order")
+
+
+Fault = Annotated[NodeCrash, Field(discriminator="kind")]
+
+
+# --- the scenario ------------------------------------------------------------------------------
+
+
+class Scenario(_Model):
+    """A whole experiment: service, cluster, balancer, traffic, SLO, policy and faults."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    duration_s: float = Field(gt=0)
+    warmup_s: float = Field(default=0, ge=0)
+    sample_interval_s: float = Field(default=10, gt=0)
+    slo: Slo = Slo()
+    service: Service
+    cluster: Cluster = Cluster()
+    load_balancer: LoadBalancer = LoadBalancer()
+    traffic: Traffic
+    policy: Policy = Policy()
+    faults: tuple[Fault, ...] = ()
+
+    _source_dir: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _times_fit(self) -> Scenario:
+        if self.warmup_s >= self.duration_s:
+            raise ValueError(
+                f"warmup_s ({self.warmup_s}) must be less than duration_s ({self.duration_s})"
+            )
+        if self.sample_interval_s > self.duration_s:
+            raise ValueError(
+                f"sample_interval_s ({self.sample_interval_s}) must be at most duration_s "
+                f"({self.duration_s})"
+            )
+        return self
+
+    @property
+    def source_dir(self) -> Path | None:
+        """Directory of the file this scenario came from; relative trace paths start there."""
+        return self._source_dir
+
+    def resolve_path(self, path: str) -> Path:
+        """``path`` as written in the scenario, made absolute against :attr:`source_dir`."""
+        candidate = Path(path)
+        if candidate.is_absolute() or self._source_dir is None:
+            return candidate
+        return self._source_dir / candidate
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
+        """A copy with dotted keys replaced, e.g. ``{"traffic.rate_rps": 80}``; validated again."""
+        from sim.config.overrides import apply_overrides
+
+        return apply_overrides(self, overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved scenario as plain data, with every default filled in."""
+        return self.model_dump(mode="json", by_alias=True)

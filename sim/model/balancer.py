@@ -1,0 +1,118 @@
+"""The load balancer: each request goes to one routable replica, or is refused (503).
+
+* ``round_robin``: the Docker Swarm routing mesh and Kubernetes IPVS mode (IPVS ``rr``).
+* ``random``: kube-proxy in iptables mode, a uniform pick per connection.
+* ``least_connections``: the replica with the fewest requests in flight (IPVS ``lc``; ties go
+  to the replica that became routable first).
+* ``power_of_two_choices``: two distinct replicas at random, the less loaded of them
+  (Mitzenmacher 2001; NGINX ``random two least_conn``).
+
+Random picks use the run's ``balancer`` stream, drawn in bulk.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sim.model.container import Container
+
+_DRAW_BATCH = 65536
+
+
+class Balancer:
+    """The routable replicas, in the order they became routable."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.routable: list[Container] = []
+        self._rng = rng
+        self._uniforms: list[float] = []
+        self._next_uniform = 0
+
+    def add(self, container: Container) -> None:
+        container.routable = True
+        self.routable.append(container)
+
+    def remove(self, container: Container) -> None:
+        container.routable = False
+        if container in self.routable:
+            self.routable.remove(container)
+
+    def pick(self) -> Container | None:
+        """The replica for the next request, or None when none is routable."""
+        raise NotImplementedError
+
+    def _uniform(self) -> float:
+        if self._next_uniform >= len(self._uniforms):
+            self._uniforms = self._rng.random(_DRAW_BATCH).tolist()
+            self._next_uniform = 0
+        value = self._uniforms[self._next_uniform]
+        self._next_uniform += 1
+        return value
+
+
+class RoundRobin(Balancer):
+    def __init__(self, rng: np.random.Generator) -> None:
+        super().__init__(rng)
+        self._position = 0
+
+    def pick(self) -> Container | None:
+        routable = self.routable
+        if not routable:
+            return None
+        position = self._position
+        if position >= len(routable):
+            position = 0
+        self._position = position + 1
+        return routable[position]
+
+
+class Random(Balancer):
+    def pick(self) -> Container | None:
+        routable = self.routable
+        if not routable:
+            return None
+        return routable[int(self._uniform() * len(routable))]
+
+
+class LeastConnections(Balancer):
+    def pick(self) -> Container | None:
+        routable = self.routable
+        if not routable:
+            return None
+        best = routable[0]
+        best_load = best.busy + len(best.queue)
+        for container in routable:
+            load = container.busy + len(container.queue)
+            if load < best_load:
+                best, best_load = container, load
+        return best
+
+
+class PowerOfTwoChoices(Balancer):
+    def pick(self) -> Container | None:
+        routable = self.routable
+        count = len(routable)
+        if count < 2:
+            return routable[0] if routable else None
+        first = int(self._uniform() * count)
+        second = int(self._uniform() * (count - 1))
+        if second >= first:
+            second += 1  # two distinct replicas
+        a, b = routable[first], routable[second]
+        return b if b.busy + len(b.queue) < a.busy + len(a.queue) else a
+
+
+ALGORITHMS: dict[str, type[Balancer]] = {
+    "round_robin": RoundRobin,
+    "random": Random,
+    "least_connections": LeastConnections,
+    "power_of_two_choices": PowerOfTwoChoices,
+}
+
+
+def make_balancer(algorithm: str, rng: np.random.Generator) -> Balancer:
+    """The balancer named in the scenario (``load_balancer.algorithm``)."""
+    return ALGORITHMS[algorithm](rng)

@@ -1,0 +1,428 @@
+"""A container (replica, task, pod): an accept queue in front of worker slots sharing its CPU.
+
+The model inside one container:
+
+* Requests that find a free worker slot (``busy < concurrency``) start at once; the others
+  wait in a FCFS accept queue of at most ``queue_limit``; beyond that they are refused (503).
+* Requests in service share the container's CPU by processor sharing, each capped at one
+  core: with ``busy`` requests and ``alloc`` cores, each progresses at
+  ``min(1, alloc/busy)`` CPU-seconds per second. ``alloc`` is the container's CPU limit
+  capped by its CFS fair share of the node (see :meth:`Node.reallocate`).
+* A client gives up ``timeout_s`` after it sent the request, wherever the request is; the work
+  it already used stays spent. Because the timeout is the same for every request and both the
+  queue and the worker slots are entered in arrival order, the earliest deadline is always at
+  the head of the queue (resp. of the in-service list), so timeouts cost no event of their own.
+
+Processor sharing is computed with a virtual clock ``v`` that advances at the per-request rate:
+a request entering service with demand ``d`` finishes when ``v`` reaches ``v_start + d``,
+whatever the rate does meanwhile. A min-heap on that finishing value gives the next departure;
+the request lane wakes the container at the earliest departure or deadline. A wake-up that
+comes early (because the rate dropped after it was set) just sets the next one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from heapq import heappop, heappush
+from typing import TYPE_CHECKING, Any
+
+from sim.model.recorder import COMPLETED, FAULT, QUEUE_FULL, Recorder
+
+if TYPE_CHECKING:
+    from sim.model.kernel import RequestLane
+    from sim.model.node import Node
+
+# Numerical slack for comparing virtual times and deadlines that were computed along
+# different float paths (the virtual clock is reset whenever the container is idle).
+_EPSILON = 1e-9
+
+# Lifecycle states (DESIGN.md): pending → pulling → starting → ready → terminating → gone.
+PENDING = "pending"
+PULLING = "pulling"
+STARTING = "starting"
+READY = "ready"
+TERMINATING = "terminating"
+GONE = "gone"
+
+
+class Container:
+    """One replica of the service on one node."""
+
+    __slots__ = (
+        "_alloc_by_busy",
+        "_lane",
+        "_latency_append",
+        "_log",
+        "_rate_by_busy",
+        "_recorder",
+        "_warmup_latency_append",
+        "_warmup_s",
+        "alloc_cores",
+        "busy",
+        "concurrency",
+        "cpu_used_core_s",
+        "created_s",
+        "demand_m",
+        "heap",
+        "in_service",
+        "index",
+        "isolated",
+        "limit_m",
+        "max_demand_m",
+        "memory_request_mib",
+        "name",
+        "node",
+        "on_drained",
+        "queue",
+        "queue_limit",
+        "rate",
+        "ready_s",
+        "request_m",
+        "routable",
+        "state",
+        "timeout_s",
+        "virtual_at_s",
+        "virtual_s",
+        "wakeup_s",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        index: int,
+        concurrency: int,
+        queue_limit: int,
+        timeout_s: float,
+        cpu_limit_m: int | None,
+        cpu_request_m: int,
+        memory_request_mib: int,
+        lane: RequestLane,
+        recorder: Recorder,
+        created_s: float,
+    ) -> None:
+        self.name = name
+        self.index = index
+        self.node: Node | None = None
+        self.state = PENDING
+        self.routable = False
+        self.created_s = created_s
+        self.ready_s = math.nan
+        self.concurrency = concurrency
+        self.queue_limit = queue_limit
+        self.timeout_s = timeout_s
+        self.limit_m = cpu_limit_m  # None: as much as the node has
+        self.request_m = cpu_request_m
+        self.memory_request_mib = memory_request_mib
+        self.queue: deque[tuple[float, float, int]] = deque()  # (arrival_s, demand_s, endpoint)
+        self.heap: list[list[Any]] = []  # [finish_virtual_s, arrival_s, endpoint, live]
+        self.in_service: deque[list[Any]] = deque()  # the same entries in order of start
+        self.busy = 0
+        self.virtual_s = 0.0
+        self.virtual_at_s = created_s
+        self.rate = 1.0
+        self.alloc_cores = 0.0
+        self.demand_m = 0  # CPU asked of a shared node (kept only while not isolated)
+        self.max_demand_m = 0
+        self.isolated = False  # the node can always give it all it asks: no CFS arithmetic
+        self._alloc_by_busy: list[float] = [0.0]
+        self._rate_by_busy: list[float] = [1.0]
+        self.cpu_used_core_s = 0.0
+        self.wakeup_s = math.inf  # when the lane will wake this container next
+        self._lane = lane
+        self._recorder = recorder
+        self._latency_append = recorder.latencies_s.append
+        self._warmup_latency_append = recorder.warmup_latencies_s.append
+        self._warmup_s = recorder.warmup_s
+        self._log = recorder.request_log
+        self.on_drained: Callable[[Container], None] | None = None
+
+    # --- traffic ------------------------------------------------------------------------------
+
+    @property
+    def in_flight(self) -> int:
+        """Requests in service or waiting (the least-connections balancer's measure)."""
+        return self.busy + len(self.queue)
+
+    def accept(self, now: float, demand_s: float, endpoint: int) -> None:
+        """A request routed here at ``now``: start it, queue it or refuse it."""
+        busy = self.busy
+        if busy < self.concurrency:
+            elapsed = now - self.virtual_at_s
+            if elapsed > 0:
+                self.virtual_s += self.rate * elapsed
+                self.cpu_used_core_s += self.alloc_cores * elapsed
+                self.virtual_at_s = now
+            entry = [self.virtual_s + demand_s, now, endpoint, True]
+            heappush(self.heap, entry)
+            self.in_service.append(entry)
+            self.busy = busy + 1
+            rate = self.rate
+            if self.isolated:  # the common case, inlined: see _after_busy_change
+                self.alloc_cores = self._alloc_by_busy[busy + 1]
+                self.rate = self._rate_by_busy[busy + 1]
+            else:
+                self._after_busy_change(now)
+            if busy and self.rate == rate:
+                # Nothing else moved: only the newcomer can depart before the wake-up set (its
+                # deadline is the latest of all), so the common case costs one comparison.
+                finish_s = now + demand_s / rate
+                if finish_s < self.wakeup_s:
+                    self.wakeup_s = finish_s
+                    self._lane.wake_at(finish_s, self)
+            else:
+                self._reschedule(now)
+            return
+        queue = self.queue
+        if queue and queue[0][0] + self.timeout_s <= now:
+            self._expire_queue_head(now)
+        if len(queue) < self.queue_limit:
+            queue.append((now, demand_s, endpoint))
+        else:
+            self._recorder.reject(now, now, endpoint, self.index, QUEUE_FULL)
+
+    def wake(self, now: float) -> None:
+        """The lane's call at :attr:`wakeup_s`: departures, deadlines, then the queue."""
+        self.wakeup_s = math.inf
+        virtual_s = self.virtual_s
+        elapsed = now - self.virtual_at_s
+        if elapsed > 0:
+            virtual_s += self.rate * elapsed
+            self.virtual_s = virtual_s
+            self.cpu_used_core_s += self.alloc_cores * elapsed
+            self.virtual_at_s = now
+        heap = self.heap
+        busy = before = self.busy
+        # Departures: every live request whose virtual finish has been reached.
+        limit = virtual_s + _EPSILON
+        if heap and heap[0][0] <= limit:
+            latency_append = self._latency_append
+            warmup_s = self._warmup_s
+            log = self._log
+            while heap and heap[0][0] <= limit:
+                entry = heappop(heap)
+                if entry[3]:
+                    entry[3] = False
+                    busy -= 1
+                    arrival_s = entry[1]
+                    latency_append(now - arrival_s)
+                    if arrival_s < warmup_s:  # also counted apart, to leave out of the summary
+                        self._warmup_latency_append(now - arrival_s)
+                    if log is not None:
+                        log.append((arrival_s, now, entry[2], self.index, COMPLETED))
+        # Clients that gave up while their request was in service.
+        in_service = self.in_service
+        cut = now - self.timeout_s
+        while in_service and (not in_service[0][3] or in_service[0][1] <= cut + _EPSILON):
+            entry = in_service.popleft()
+            if entry[3]:
+                entry[3] = False
+                busy -= 1
+                self._recorder.time_out(entry[1] + self.timeout_s, entry[1], entry[2], self.index)
+        # Free worker slots take the oldest waiting requests whose clients are still there.
+        queue = self.queue
+        if queue:
+            concurrency = self.concurrency
+            while queue and busy < concurrency:
+                arrival_s, demand_s, endpoint = queue.popleft()
+                if arrival_s <= cut:
+                    self._recorder.time_out(
+                        arrival_s + self.timeout_s, arrival_s, endpoint, self.index
+                    )
+                    continue
+                entry = [virtual_s + demand_s, arrival_s, endpoint, True]
+                heappush(heap, entry)
+                in_service.append(entry)
+                busy += 1
+        if busy != before:
+            self.busy = busy
+            if self.isolated:  # the common case, inlined: see _after_busy_change
+                self.alloc_cores = self._alloc_by_busy[busy]
+                self.rate = self._rate_by_busy[busy]
+            else:
+                self._after_busy_change(now)
+        if busy:
+            # The next departure or deadline (as in _reschedule, inlined for speed).
+            while not heap[0][3]:
+                heappop(heap)
+            next_s = now + (heap[0][0] - virtual_s) / self.rate if self.rate > 0 else math.inf
+            while not in_service[0][3]:
+                in_service.popleft()
+            deadline_s = in_service[0][1] + self.timeout_s
+            if deadline_s < next_s:
+                next_s = deadline_s
+            if next_s < now:
+                next_s = now
+            self.wakeup_s = next_s
+            self._lane.wake_at(next_s, self)
+        else:
+            self._reschedule(now)
+            if self.state == TERMINATING and not queue:
+                self._drained()
+
+    def _expire_queue_head(self, now: float) -> None:
+        queue = self.queue
+        cut = now - self.timeout_s
+        while queue and queue[0][0] <= cut:
+            arrival_s, _, endpoint = queue.popleft()
+            self._recorder.time_out(arrival_s + self.timeout_s, arrival_s, endpoint, self.index)
+
+    # --- processor sharing --------------------------------------------------------------------
+
+    def _advance(self, now: float) -> None:
+        """Bring the virtual clock and the CPU-time integral up to ``now``."""
+        elapsed = now - self.virtual_at_s
+        if elapsed > 0:
+            self.virtual_s += self.rate * elapsed
+            self.cpu_used_core_s += self.alloc_cores * elapsed
+            self.virtual_at_s = now
+
+    def _after_busy_change(self, now: float) -> None:
+        """Update the CPU this container asks of its node, and the per-request rate."""
+        busy = self.busy
+        if self.isolated:
+            self.alloc_cores = self._alloc_by_busy[busy]
+            self.rate = self._rate_by_busy[busy]
+            return
+        wanted_m = busy * 1000
+        limit_m = self.limit_m
+        if limit_m is not None and wanted_m > limit_m:
+            wanted_m = limit_m
+        node = self.node
+        if wanted_m != self.demand_m and node is not None:
+            node.total_demand_m += wanted_m - self.demand_m
+            self.demand_m = wanted_m
+            if node.contended or node.total_demand_m > node.cpu_m:
+                node.reallocate(now)
+            else:
+                self.alloc_cores = wanted_m / 1000
+        self.rate = self.alloc_cores / busy if busy else 1.0
+
+    def wanted_m(self) -> int:
+        """CPU this container can use now: a core per request in service, up to its cap."""
+        return min(self.busy * 1000, self.max_demand_m)
+
+    def attach(self, node: Node, now: float) -> None:
+        """Bind to ``node``: the CPU it may use is its limit, or the whole node without one."""
+        self.node = node
+        self.virtual_at_s = now
+        cap_m = node.cpu_m if self.limit_m is None else min(self.limit_m, node.cpu_m)
+        self.max_demand_m = min(cap_m, self.concurrency * 1000)
+        self._alloc_by_busy = [
+            min(busy * 1000, self.max_demand_m) / 1000 for busy in range(self.concurrency + 1)
+        ]
+        self._rate_by_busy = [1.0] + [
+            self._alloc_by_busy[busy] / busy for busy in range(1, self.concurrency + 1)
+        ]
+
+    def set_isolated(self, now: float, isolated: bool) -> None:
+        """Switch between the isolated fast path and CFS sharing (see :meth:`Node.attach`)."""
+        self._advance(now)
+        self.isolated = isolated
+        if isolated:
+            self.demand_m = 0
+            self.set_alloc(now, self._alloc_by_busy[self.busy])
+            self.rate = self._rate_by_busy[self.busy]
+        else:
+            self.demand_m = self.wanted_m()
+
+    def set_alloc(self, now: float, alloc_cores: float) -> None:
+        """The node's new CPU share for this container (called by :meth:`Node.reallocate`)."""
+        if alloc_cores != self.alloc_cores:
+            self._advance(now)
+            self.alloc_cores = alloc_cores
+            self.rate = alloc_cores / self.busy if self.busy else 1.0
+            self._reschedule(now)
+
+    def _reschedule(self, now: float) -> None:
+        """Make sure the lane wakes this container no later than its next departure or deadline.
+
+        A wake-up already set for a later time is left in place; it will find nothing to do.
+        """
+        heap = self.heap
+        while heap and not heap[0][3]:
+            heappop(heap)
+        if not heap:
+            # Idle: forget finished entries and restart the virtual clock near zero, which
+            # keeps its float resolution fine however long the run.
+            self.in_service.clear()
+            self.virtual_s = 0.0
+            self.virtual_at_s = now
+            return
+        rate = self.rate
+        next_s = now + (heap[0][0] - self.virtual_s) / rate if rate > 0 else math.inf
+        in_service = self.in_service
+        while not in_service[0][3]:
+            in_service.popleft()
+        deadline_s = in_service[0][1] + self.timeout_s
+        if deadline_s < next_s:
+            next_s = deadline_s
+        if next_s < now:
+            next_s = now
+        if next_s < self.wakeup_s:
+            self.wakeup_s = next_s
+            self._lane.wake_at(next_s, self)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def drain(self, now: float) -> None:
+        """Stop taking new requests; finish the ones accepted (the caller enforces the grace)."""
+        self.state = TERMINATING
+        self.routable = False
+        if self.busy == 0 and not self.queue:
+            self._drained()
+
+    def _drained(self) -> None:
+        if self.on_drained is not None:
+            self.on_drained(self)
+
+    def kill(self, now: float, reason: int = FAULT) -> int:
+        """Lose every request here at once (crash, or grace period over); returns how many."""
+        self._advance(now)
+        lost = 0
+        cut = now - self.timeout_s
+        for arrival_s, _, endpoint in self.queue:
+            if arrival_s <= cut:
+                self._recorder.time_out(arrival_s + self.timeout_s, arrival_s, endpoint, self.index)
+            else:
+                self._recorder.reject(now, arrival_s, endpoint, self.index, reason)
+                lost += 1
+        for entry in self.in_service:
+            if entry[3]:
+                entry[3] = False
+                self._recorder.reject(now, entry[1], entry[2], self.index, reason)
+                lost += 1
+        self.queue.clear()
+        self.heap.clear()
+        self.in_service.clear()
+        self.busy = 0
+        self.wakeup_s = math.inf
+        self.state = GONE
+        self.routable = False
+        self.demand_m = 0
+        self.alloc_cores = 0.0  # the node shares its CPU anew when the container is detached
+        return lost
+
+    def cpu_used_until(self, now: float) -> float:
+        """CPU-seconds used from creation to ``now``."""
+        self._advance(now)
+        return self.cpu_used_core_s
+
+    def finish_run(self, end_s: float) -> None:
+        """Settle requests whose clients gave up before the run ended (the rest stay in flight)."""
+        self._advance(end_s)
+        self._expire_queue_head(end_s)
+        cut = end_s - self.timeout_s + _EPSILON
+        for entry in self.in_service:
+            if entry[3] and entry[1] <= cut:
+                entry[3] = False
+                self.busy -= 1
+                self._recorder.time_out(entry[1] + self.timeout_s, entry[1], entry[2], self.index)
+
+    def requests_in_flight(self) -> list[tuple[float, int]]:
+        """``(arrival_s, endpoint)`` of every request still here (for the per-request frame)."""
+        waiting = [(arrival_s, endpoint) for arrival_s, _, endpoint in self.queue]
+        serving = [(entry[1], entry[2]) for entry in self.in_service if entry[3]]
+        return serving + waiting

@@ -1,0 +1,171 @@
+"""A node (machine, VM): capacity, price, lifecycle, its image cache and its CPU sharing.
+
+Lifecycle: ``provisioning → ready → (draining) → terminated``, or ``failed`` after a fault. A
+node is billed per second from launch until it is terminated, with the provider's minimum
+billed time per start (60 s on EC2).
+
+CPU is shared among the node's containers the way Linux CFS shares it with ``cpu.shares``
+(Docker ``--cpu-shares``, Kubernetes CPU requests): while the containers together want no more
+than the node has, each gets what it wants; once they want more, the node's CPU is divided in
+proportion to the containers' CPU requests, no container getting more than it wants (weighted
+max-min fairness, "water filling"). A container wants one core per request in service, up to
+its CPU limit.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from sim.config.catalogue import InstanceType
+
+if TYPE_CHECKING:
+    from sim.model.container import Container
+
+PROVISIONING = "provisioning"
+READY = "ready"
+DRAINING = "draining"
+TERMINATED = "terminated"
+FAILED = "failed"
+
+
+class Node:
+    """One machine of the cluster."""
+
+    __slots__ = (
+        "containers",
+        "contended",
+        "cpu_m",
+        "images",
+        "index",
+        "instance",
+        "launched_s",
+        "max_demand_m",
+        "memory_mib",
+        "name",
+        "pull_free_s",
+        "ready_s",
+        "role",
+        "state",
+        "terminated_s",
+        "total_demand_m",
+        "type_name",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        index: int,
+        type_name: str,
+        instance: InstanceType,
+        launched_s: float,
+        reserved_cpu_m: int = 0,
+        reserved_memory_mib: int = 0,
+    ) -> None:
+        self.name = name
+        self.index = index
+        self.type_name = type_name
+        self.instance = instance
+        self.state = PROVISIONING
+        self.cpu_m = max(0, instance.cpu_m - reserved_cpu_m)  # allocatable CPU
+        self.memory_mib = max(0, instance.memory_mib - reserved_memory_mib)
+        self.containers: list[Container] = []
+        self.images: set[str] = set()
+        self.pull_free_s = launched_s  # image pulls on one node are serial (kubelet default)
+        self.launched_s = launched_s
+        self.ready_s = math.nan
+        self.terminated_s = math.nan
+        self.total_demand_m = 0  # CPU its containers ask for now (while shared)
+        self.max_demand_m = 0  # the most they could ever ask for together
+        self.contended = False
+        self.role = "worker"
+
+    # --- placement bookkeeping ----------------------------------------------------------------
+
+    @property
+    def requested_cpu_m(self) -> int:
+        """CPU requested by the containers placed here (what schedulers filter on)."""
+        return sum(container.request_m for container in self.containers)
+
+    @property
+    def requested_memory_mib(self) -> int:
+        return sum(container.memory_request_mib for container in self.containers)
+
+    def fits(self, cpu_request_m: int, memory_request_mib: int) -> bool:
+        """Whether a container with these requests fits beside the ones already here."""
+        return (
+            self.requested_cpu_m + cpu_request_m <= self.cpu_m
+            and self.requested_memory_mib + memory_request_mib <= self.memory_mib
+        )
+
+    # --- billing ------------------------------------------------------------------------------
+
+    def billed_s(self, now: float, minimum_s: float) -> float:
+        """Seconds billed from launch to ``now`` (or to termination), at least ``minimum_s``."""
+        end = self.terminated_s if not math.isnan(self.terminated_s) else now
+        return max(end - self.launched_s, minimum_s)
+
+    def cost_usd(self, now: float, minimum_s: float) -> float:
+        return self.instance.price_per_hour_usd * self.billed_s(now, minimum_s) / 3600
+
+    # --- CPU sharing --------------------------------------------------------------------------
+
+    def attach(self, container: Container, now: float) -> None:
+        """Place ``container`` here and decide how CPU is shared from now on."""
+        container.attach(self, now)
+        self.containers.append(container)
+        self.max_demand_m += container.max_demand_m
+        self._share(now)
+
+    def detach(self, container: Container, now: float) -> None:
+        """Remove ``container`` (gone) and share the CPU among the others."""
+        if container in self.containers:
+            self.containers.remove(container)
+            self.max_demand_m -= container.max_demand_m
+            self._share(now)
+
+    def _share(self, now: float) -> None:
+        """Isolated while the containers can never want more than the node has (then each
+        simply gets what it wants); otherwise CFS sharing, recomputed as demands change."""
+        isolated = self.max_demand_m <= self.cpu_m
+        for container in self.containers:
+            container.set_isolated(now, isolated)
+        if isolated:
+            self.total_demand_m = 0
+            self.contended = False
+        else:
+            self.total_demand_m = sum(container.demand_m for container in self.containers)
+            self.reallocate(now)
+
+    def reallocate(self, now: float) -> None:
+        """Divide the node's CPU among its containers by weighted max-min fairness."""
+        capacity = self.cpu_m / 1000
+        wanting = [c for c in self.containers if c.demand_m > 0]
+        for idle in self.containers:
+            if idle.demand_m == 0 and idle.alloc_cores:
+                idle.set_alloc(now, 0.0)
+        if self.total_demand_m <= self.cpu_m:
+            self.contended = False
+            for container in wanting:
+                container.set_alloc(now, container.demand_m / 1000)
+            return
+        self.contended = True
+        # Satisfy the containers that want least per unit of weight first; whatever they
+        # leave is shared by the rest in proportion to their weights.
+        wanting.sort(key=lambda c: c.demand_m / c.request_m)
+        remaining = capacity
+        weight_left = float(sum(c.request_m for c in wanting))
+        shares: list[tuple[Container, float]] = []
+        for position, container in enumerate(wanting):
+            fair = remaining * container.request_m / weight_left
+            wanted = container.demand_m / 1000
+            if wanted > fair:
+                for rest in wanting[position:]:
+                    shares.append((rest, remaining * rest.request_m / weight_left))
+                break
+            shares.append((container, wanted))
+            remaining -= wanted
+            weight_left -= container.request_m
+        for container, share in shares:
+            container.set_alloc(now, share)
