@@ -101,7 +101,7 @@ def run(
 def build(scenario: Scenario, policy: str, seed: int, *, record_requests: bool = False) -> Run:
     """Wire the model for one run; nothing has happened yet."""
     rngs = streams(seed)
-    env = simpy.Environment()
+    env = simpy.Environment(initial_time=0.0)
     recorder = Recorder(
         warmup_s=scenario.warmup_s,
         slo_percentile=scenario.slo.percentile,

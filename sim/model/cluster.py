@@ -115,7 +115,7 @@ class Cluster:
     ) -> None:
         """One row of ``Result.events``."""
         self.events.append(
-            (self.env.now, source, action, target, str(from_value), str(to_value), reason)
+            (float(self.env.now), source, action, target, str(from_value), str(to_value), reason)
         )
 
     # --- nodes --------------------------------------------------------------------------------

@@ -152,11 +152,10 @@ class RequestLane:
             position += 1
             arrivals_left -= 1
             if not arrivals_left:
-                self._position = position
-                if self._next_batch():
-                    times, demands, endpoints = self._times, self._demands, self._endpoints
-                    position = 0
-                    arrivals_left = len(times)
+                self._next_batch()  # empty lists when the traffic is over
+                times, demands, endpoints = self._times, self._demands, self._endpoints
+                position = 0
+                arrivals_left = len(times)
         self._position = position
         self._running = False
         self._set_pump(self._earliest())

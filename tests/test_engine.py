@@ -1,0 +1,211 @@
+"""Whole runs of the engine: conservation, determinism, lifecycles, faults and billing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import sim
+from sim.config.catalogue import CATALOGUE
+
+
+def scenario(**changes: Any) -> sim.Scenario:
+    """A small service on two nodes; ``changes`` are dotted overrides."""
+    base = sim.Scenario.model_validate(
+        {
+            "name": "small",
+            "duration_s": 300,
+            "warmup_s": 30,
+            "sample_interval_s": 10,
+            "service": {
+                "endpoints": [
+                    {
+                        "name": "read",
+                        "weight": 3,
+                        "cpu_demand_s": {"dist": "exponential", "mean": 0.05},
+                    },
+                    {
+                        "name": "write",
+                        "weight": 1,
+                        "cpu_demand_s": {"dist": "lognormal", "mean": 0.2, "cv": 1.5},
+                    },
+                ],
+                "timeout_s": 2,
+                "initial_replicas": 4,
+                "container": {
+                    "concurrency": 4,
+                    "queue_limit": 8,
+                    "cpu_request_m": 1000,
+                    "cpu_limit_m": 2000,
+                },
+            },
+            "cluster": {"node_type": "m5.xlarge", "initial_nodes": 2},
+            "traffic": {"rate_rps": 40},
+        }
+    )
+    return base.with_overrides(changes) if changes else base
+
+
+def conserved(summary: pd.Series) -> bool:
+    accounted = (
+        summary["completed"] + summary["rejected"] + summary["timed_out"] + summary["in_flight"]
+    )
+    return bool(summary["requests"] == accounted)
+
+
+CONSERVATION_CASES = {
+    "light-load": {},
+    "overload-queue-full-and-timeouts": {"traffic.rate_rps": 150},
+    "surge": {"traffic.surges": [{"start_s": 60, "ramp_s": 30, "hold_s": 60, "multiplier": 5}]},
+    "node-crash-mid-run": {
+        "traffic.rate_rps": 80,
+        "faults": [{"kind": "node_crash", "at_s": 120, "node": 1}],
+    },
+    "no-replicas-at-all": {"service.initial_replicas": 0},
+    "shared-node-cpu": {
+        "service.container.cpu_limit_m": None,
+        "service.container.concurrency": 16,
+        "traffic.rate_rps": 120,
+    },
+    "random-balancer": {"load_balancer.algorithm": "random", "traffic.rate_rps": 100},
+    "least-connections": {"load_balancer.algorithm": "least_connections"},
+    "power-of-two": {"load_balancer.algorithm": "power_of_two_choices"},
+    "bursty-traffic": {"traffic.burst": {"cv": 1.0, "period_s": 5}, "traffic.rate_rps": 90},
+    "run-ends-with-work-in-flight": {"traffic.rate_rps": 90, "duration_s": 95.5},
+}
+
+
+@pytest.mark.parametrize("changes", CONSERVATION_CASES.values(), ids=CONSERVATION_CASES.keys())
+def test_every_arrival_has_exactly_one_outcome_or_is_in_flight(changes: dict) -> None:
+    result = sim.run(scenario(**changes), seed=3, record_requests=True)
+    summary = result.summary
+    assert summary["requests"] > 0
+    assert conserved(summary)
+    # The per-request frame tells the same story, request by request.
+    after = result.requests[result.requests["arrival_s"] >= result.scenario.warmup_s]
+    counts = after["outcome"].value_counts()
+    for outcome in ("completed", "rejected", "timed_out", "in_flight"):
+        assert counts.get(outcome, 0) == summary[outcome], outcome
+    # And the timeseries counts every event once (warm-up included).
+    timeseries = result.timeseries
+    assert timeseries["arrivals"].sum() == len(result.requests)
+    ended = result.requests["outcome"] != "in_flight"
+    assert timeseries[["completed", "rejected", "timed_out"]].to_numpy().sum() == ended.sum()
+
+
+def test_overload_produces_each_kind_of_failure() -> None:
+    summary = sim.run(scenario(**{"traffic.rate_rps": 150}), seed=1).summary
+    assert summary["rejected_queue_full"] > 0
+    assert summary["timed_out"] > 0
+    assert summary["error_rate"] > 0.05
+    assert summary["slo_attainment"] < 1
+
+
+def test_latency_statistics_ignore_requests_that_arrive_during_warmup() -> None:
+    result = sim.run(scenario(), seed=2, record_requests=True)
+    frame = result.requests
+    completed = frame[(frame["outcome"] == "completed") & (frame["arrival_s"] >= 30)]
+    assert len(completed) == result.summary["completed"]
+    assert result.summary["latency_mean_s"] == pytest.approx(completed["latency_s"].mean())
+    exact_p95 = completed["latency_s"].quantile(0.95, interpolation="higher")
+    assert result.summary["latency_p95_s"] == pytest.approx(exact_p95, rel=0.006)
+
+
+def test_same_seed_same_frames_and_different_seed_differs() -> None:
+    first = sim.run(scenario(**{"traffic.rate_rps": 120}), seed=7)
+    second = sim.run(scenario(**{"traffic.rate_rps": 120}), seed=7)
+    other = sim.run(scenario(**{"traffic.rate_rps": 120}), seed=8)
+    pd.testing.assert_frame_equal(first.timeseries, second.timeseries)
+    pd.testing.assert_frame_equal(first.events, second.events)
+    assert first.summary.drop("wall_time_s").equals(second.summary.drop("wall_time_s"))
+    assert first.summary["requests"] != other.summary["requests"]
+
+
+def test_common_random_numbers_across_balancers() -> None:
+    # Arrivals and demands come from their own streams: changing how requests are routed
+    # leaves the offered traffic identical, so the comparison between the two is paired.
+    round_robin = sim.run(scenario(), seed=5, record_requests=True)
+    random = sim.run(
+        scenario(**{"load_balancer.algorithm": "random"}), seed=5, record_requests=True
+    )
+    pd.testing.assert_series_equal(
+        round_robin.timeseries["arrivals"], random.timeseries["arrivals"]
+    )
+    pd.testing.assert_series_equal(round_robin.requests["endpoint"], random.requests["endpoint"])
+
+
+def test_node_crash_loses_its_replicas_and_their_requests() -> None:
+    result = sim.run(
+        scenario(
+            **{"traffic.rate_rps": 80, "faults": [{"kind": "node_crash", "at_s": 100, "node": 0}]}
+        ),
+        seed=1,
+    )
+    events = result.events
+    crash = events[events["action"] == "node_crash"]
+    assert crash["time_s"].tolist() == [100.0]
+    assert crash["target"].tolist() == ["node-0"]
+    gone = events[(events["action"] == "gone") & (events["time_s"] == 100.0)]
+    assert len(gone) == 2  # the two replicas it ran
+    assert result.summary["rejected_fault"] > 0
+    timeseries = result.timeseries.set_index("time_s")
+    assert timeseries.loc[90.0, "replicas_ready"] == 4
+    assert timeseries.loc[110.0, "replicas_ready"] == 2
+    assert timeseries.loc[110.0, "nodes_ready"] == 1
+
+
+def test_a_fault_on_a_node_that_does_not_exist_is_logged_and_skipped() -> None:
+    result = sim.run(scenario(faults=[{"kind": "node_crash", "at_s": 10, "node": 5}]), seed=1)
+    skipped = result.events[result.events["action"] == "skipped"]
+    assert skipped["target"].tolist() == ["node-5"]
+
+
+def test_cold_start_pulls_images_one_after_another_on_a_node() -> None:
+    # Two replicas on one node with no cached 400 MB image at 8 MB/s: pulls take 50 s each
+    # and are serial (kubelet default), then a constant 5 s start-up.
+    result = sim.run(
+        scenario(
+            **{
+                "cluster.initial_nodes": 1,
+                "cluster.image_cached_on_initial_nodes": False,
+                "service.initial_replicas": 2,
+                "service.container.image_size_mb": 400,
+                "service.container.startup_s": {"dist": "constant", "value": 5},
+            }
+        ),
+        seed=1,
+    )
+    ready = result.events[result.events["action"] == "ready"]
+    assert ready["time_s"].tolist() == pytest.approx([55.0, 105.0])
+    assert result.summary["rejected_no_replica"] > 0  # nothing could serve before 56 s
+
+
+def test_cost_is_price_times_billed_hours() -> None:
+    result = sim.run(scenario(duration_s=1800), seed=1)
+    price = CATALOGUE["m5.xlarge"].price_per_hour_usd
+    assert result.summary["cost_usd"] == pytest.approx(2 * price * 1800 / 3600)
+    assert result.summary["node_hours"] == pytest.approx(1.0)
+    assert result.timeseries["cost_usd"].is_monotonic_increasing
+    assert result.timeseries["cost_usd"].iloc[-1] == pytest.approx(result.summary["cost_usd"])
+
+
+def test_a_short_run_is_billed_the_minimum_minute() -> None:
+    result = sim.run(scenario(duration_s=20, warmup_s=0, sample_interval_s=5), seed=1)
+    price = CATALOGUE["m5.xlarge"].price_per_hour_usd
+    assert result.summary["cost_usd"] == pytest.approx(2 * price * 60 / 3600)
+
+
+def test_cpu_utilization_matches_the_offered_work() -> None:
+    # 40 req/s × (0.75 × 0.05 + 0.25 × 0.2) CPU-s = 3.5 cores busy of the 8 the nodes have.
+    result = sim.run(scenario(duration_s=1200), seed=4)
+    steady = result.timeseries[result.timeseries["time_s"] > 60]
+    busy_cores = 40 * (0.75 * 0.05 + 0.25 * 0.2)
+    assert steady["cpu_utilization"].mean() == pytest.approx(busy_cores / 8, rel=0.05)
+    assert steady["replica_cpu_utilization"].mean() == pytest.approx(busy_cores / 4, rel=0.05)
+
+
+def test_unimplemented_policy_is_a_clear_input_error() -> None:
+    with pytest.raises(sim.InputError, match="policy"):
+        sim.run(scenario(), policy="no_such_policy")

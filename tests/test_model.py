@@ -1,0 +1,304 @@
+"""The model's parts, driven with exact arrivals and demands: event order and timing.
+
+Each case sends a few requests with chosen arrival times and CPU demands through the request
+lane into containers, and checks when each one ends and how (the ``(what, time)`` style of
+SimPy's own tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import simpy
+
+from sim.config.catalogue import InstanceType
+from sim.model.balancer import make_balancer
+from sim.model.container import Container
+from sim.model.kernel import RequestLane
+from sim.model.node import Node
+from sim.model.recorder import OUTCOME_NAMES, Recorder
+
+
+@dataclass
+class Bench:
+    env: simpy.Environment
+    lane: RequestLane
+    recorder: Recorder
+    containers: list[Container]
+    nodes: list[Node]
+
+
+def make_bench(
+    arrivals: Sequence[tuple[float, float]],
+    *,
+    containers: int = 1,
+    concurrency: int = 1,
+    queue_limit: int = 100,
+    cpu_limit_m: int | None = 1000,
+    cpu_requests_m: Sequence[int] | None = None,
+    timeout_s: float = 1e9,
+    node_vcpu: int = 8,
+    algorithm: str = "round_robin",
+) -> Bench:
+    """Containers on one node, fed ``(arrival_s, demand_s)`` requests in order."""
+    env = simpy.Environment()
+    recorder = Recorder(warmup_s=0.0, slo_percentile=95, keep_requests=True)
+    balancer = make_balancer(algorithm, np.random.default_rng(1))
+    times = [time for time, _ in arrivals]
+    demands = [demand for _, demand in arrivals]
+    lane = RequestLane(env, balancer, recorder, iter([(times, demands, [0] * len(times))]))
+    node = Node(
+        name="node-0",
+        index=0,
+        type_name="test",
+        instance=InstanceType(vcpu=node_vcpu, memory_mib=65536, price_per_hour_usd=1.0),
+        launched_s=0.0,
+    )
+    requests_m = cpu_requests_m or [1000] * containers
+    made = []
+    for index in range(containers):
+        container = Container(
+            name=f"c{index}",
+            index=index,
+            concurrency=concurrency,
+            queue_limit=queue_limit,
+            timeout_s=timeout_s,
+            cpu_limit_m=cpu_limit_m,
+            cpu_request_m=requests_m[index],
+            memory_request_mib=0,
+            lane=lane,
+            recorder=recorder,
+            created_s=0.0,
+        )
+        node.attach(container, 0.0)
+        container.state = "ready"
+        balancer.add(container)
+        made.append(container)
+    lane.start()
+    return Bench(env, lane, recorder, made, [node])
+
+
+def outcomes(bench: Bench, until_s: float = 1000.0) -> list[tuple[str, float, float]]:
+    """``(outcome, arrival_s, end_s)`` of every request, in order of arrival."""
+    bench.env.run(until=until_s)
+    log = bench.recorder.request_log or []
+    rows = sorted(log, key=lambda row: (row[0], row[1]))
+    return [(OUTCOME_NAMES[row[4]], row[0], round(row[1], 9)) for row in rows]
+
+
+CASES = {
+    "fcfs-one-slot": (
+        dict(arrivals=[(0.0, 1.0), (0.1, 1.0), (0.2, 1.0)], concurrency=1),
+        [("completed", 0.0, 1.0), ("completed", 0.1, 2.0), ("completed", 0.2, 3.0)],
+    ),
+    "processor-sharing-one-core": (
+        # A runs alone for 0.5 s, then A and B share the core: A needs 0.5 s more at half
+        # speed (ends at 1.5), B has 0.5 s left when A leaves and runs at full speed (2.0).
+        dict(arrivals=[(0.0, 1.0), (0.5, 1.0)], concurrency=10),
+        [("completed", 0.0, 1.5), ("completed", 0.5, 2.0)],
+    ),
+    "each-request-capped-at-one-core": (
+        # Four cores and two requests: each gets one core, no more.
+        dict(arrivals=[(0.0, 1.0), (0.0, 1.0)], concurrency=4, cpu_limit_m=4000),
+        [("completed", 0.0, 1.0), ("completed", 0.0, 1.0)],
+    ),
+    "limit-below-busy-slots": (
+        # 1.5 cores for three requests of 1 CPU-s: each runs at 0.5 core, all end at 2.0.
+        dict(arrivals=[(0.0, 1.0)] * 3, concurrency=3, cpu_limit_m=1500),
+        [("completed", 0.0, 2.0)] * 3,
+    ),
+    "queue-full-is-rejected-at-once": (
+        dict(arrivals=[(0.0, 1.0)] * 3, concurrency=1, queue_limit=1),
+        [("rejected", 0.0, 0.0), ("completed", 0.0, 1.0), ("completed", 0.0, 2.0)],
+    ),
+    "timeout-in-service-and-in-queue": (
+        # The second request starts at 1.0 and is given up at 1.5 while in service; the third
+        # is given up at 1.5 while still waiting.
+        dict(arrivals=[(0.0, 1.0)] * 3, concurrency=1, timeout_s=1.5),
+        [("completed", 0.0, 1.0), ("timed_out", 0.0, 1.5), ("timed_out", 0.0, 1.5)],
+    ),
+    "timeout-boundary-just-inside": (
+        dict(arrivals=[(0.0, 1.0), (0.0, 1.0)], concurrency=1, timeout_s=2.000001),
+        [("completed", 0.0, 1.0), ("completed", 0.0, 2.0)],
+    ),
+    "timeout-boundary-just-outside": (
+        dict(arrivals=[(0.0, 1.0), (0.0, 1.0)], concurrency=1, timeout_s=1.999999),
+        [("completed", 0.0, 1.0), ("timed_out", 0.0, 1.999999)],
+    ),
+    "round-robin-over-two-containers": (
+        dict(arrivals=[(0.0, 1.0), (0.0, 1.0), (0.0, 1.0)], containers=2, concurrency=1),
+        [("completed", 0.0, 1.0), ("completed", 0.0, 1.0), ("completed", 0.0, 2.0)],
+    ),
+    "least-connections-avoids-the-busy-one": (
+        # The first two go to c0 and c1; the third to whichever is emptier: c0 finished early.
+        dict(
+            arrivals=[(0.0, 0.5), (0.0, 5.0), (1.0, 1.0)],
+            containers=2,
+            concurrency=4,
+            algorithm="least_connections",
+        ),
+        [("completed", 0.0, 0.5), ("completed", 0.0, 5.0), ("completed", 1.0, 2.0)],
+    ),
+}
+
+
+@pytest.mark.parametrize(("setup", "expected"), CASES.values(), ids=CASES.keys())
+def test_request_outcomes_and_times(setup: dict, expected: list) -> None:
+    assert outcomes(make_bench(**setup)) == expected
+
+
+def test_weighted_fair_share_of_a_contended_node() -> None:
+    # Two unlimited containers on a 2-core node, each with 4 requests in service, want 2
+    # cores each; CFS divides the node by their CPU requests, 1:3.
+    bench = make_bench(
+        [(0.0, 10.0)] * 8,
+        containers=2,
+        concurrency=4,
+        cpu_limit_m=None,
+        cpu_requests_m=[250, 750],
+        node_vcpu=2,
+    )
+    bench.env.run(until=1.0)
+    small, large = bench.containers
+    assert (small.busy, large.busy) == (4, 4)
+    assert small.alloc_cores == pytest.approx(0.5)
+    assert large.alloc_cores == pytest.approx(1.5)
+    assert small.cpu_used_until(1.0) == pytest.approx(0.5)
+    assert large.cpu_used_until(1.0) == pytest.approx(1.5)
+
+
+def test_an_idle_neighbour_leaves_its_share_to_the_busy_one() -> None:
+    # Work conservation: only one container is busy, it gets the whole node.
+    bench = make_bench(
+        [(0.0, 4.0)] * 2,
+        containers=2,
+        concurrency=4,
+        cpu_limit_m=None,
+        cpu_requests_m=[250, 750],
+        node_vcpu=2,
+        algorithm="least_connections",
+    )
+    bench.env.run(until=0.5)
+    busy = [c for c in bench.containers if c.busy]
+    assert len(busy) == 2  # least connections spread them: one each
+    assert [c.alloc_cores for c in bench.containers] == pytest.approx([1.0, 1.0])
+
+
+def test_share_follows_weights_only_beyond_what_a_container_wants() -> None:
+    # The small-weight container wants 0.5 core (one request, limit 500m): it gets it in
+    # full, and the other takes the rest (weighted max-min fairness, not plain proportions).
+    bench = make_bench(
+        [(0.0, 10.0)] * 3,
+        containers=2,
+        concurrency=4,
+        cpu_limit_m=None,
+        cpu_requests_m=[500, 500],
+        node_vcpu=2,
+        algorithm="round_robin",
+    )
+    bench.env.run(until=0.1)
+    first, second = bench.containers
+    assert (first.busy, second.busy) == (2, 1)
+    # Demands 2 and 1 core on 2 cores: water filling gives the one-request container 1 core
+    # (its fair half), and the other the remaining 1 core.
+    assert first.alloc_cores + second.alloc_cores == pytest.approx(2.0)
+    assert second.alloc_cores == pytest.approx(1.0)
+
+
+def test_draining_finishes_accepted_work_and_takes_no_more() -> None:
+    bench = make_bench([(0.0, 1.0), (0.0, 1.0), (0.5, 1.0)], concurrency=1)
+    container = bench.containers[0]
+    bench.env.run(until=0.2)
+    bench.lane._balancer.remove(container)
+    container.drain(0.2)
+    drained = []
+    container.on_drained = lambda c: drained.append(bench.env.now)
+    result = outcomes(bench)
+    assert result[:2] == [("completed", 0.0, 1.0), ("completed", 0.0, 2.0)]
+    assert result[2] == ("rejected", 0.5, 0.5)  # arrived after it stopped being routable
+    assert drained == [2.0]
+
+
+def test_kill_loses_queued_and_running_requests() -> None:
+    bench = make_bench([(0.0, 1.0)] * 3, concurrency=1)
+    bench.env.run(until=0.5)
+    lost = bench.containers[0].kill(0.5)
+    assert lost == 3
+    assert [row[0] for row in outcomes(bench)] == ["rejected"] * 3
+
+
+def test_no_routable_replica_rejects() -> None:
+    bench = make_bench([(0.0, 1.0), (0.1, 1.0)], containers=1)
+    bench.lane._balancer.remove(bench.containers[0])
+    assert [row[0] for row in outcomes(bench)] == ["rejected", "rejected"]
+
+
+@pytest.mark.parametrize("algorithm", ["round_robin", "random", "power_of_two_choices"])
+def test_balancers_spread_load_over_all_replicas(algorithm: str) -> None:
+    arrivals = [(i * 0.01, 0.025) for i in range(4000)]  # about 2.5 requests in flight
+    bench = make_bench(arrivals, containers=4, concurrency=1, algorithm=algorithm)
+    bench.env.run(until=100)
+    per_replica = np.bincount([row[3] for row in bench.recorder.request_log or []], minlength=4)
+    assert per_replica.sum() == 4000
+    # Round robin is exact; random picks are binomial(4000, 1/4): ±5 sd is about ±137.
+    assert per_replica.min() >= 1000 - 140
+    if algorithm == "round_robin":
+        assert per_replica.tolist() == [1000] * 4
+
+
+def test_least_connections_breaks_ties_towards_the_first_replica() -> None:
+    # IPVS lc: the fewest connections wins, ties go to the first in the list. With at most
+    # three requests in flight the fourth replica is never needed.
+    arrivals = [(i * 0.01, 0.025) for i in range(4000)]
+    bench = make_bench(arrivals, containers=4, concurrency=1, algorithm="least_connections")
+    bench.env.run(until=100)
+    per_replica = np.bincount([row[3] for row in bench.recorder.request_log or []], minlength=4)
+    assert per_replica.tolist() == [1334, 1333, 1333, 0]
+
+
+def test_power_of_two_choices_picks_two_distinct_replicas() -> None:
+    balancer = make_balancer("power_of_two_choices", np.random.default_rng(3))
+    bench = make_bench([(0.0, 1.0)], containers=2, concurrency=1)
+    a, b = bench.containers
+    a.busy = 5  # a is loaded; any pair of distinct replicas contains b
+    balancer.add(a)
+    balancer.add(b)
+    assert all(balancer.pick() is b for _ in range(200))
+
+
+def test_simpy_events_at_the_same_time_come_before_the_lane() -> None:
+    # A lifecycle event at t = 1.0 (here: removing the only replica) is applied before an
+    # arrival at exactly 1.0, so that request finds no replica.
+    bench = make_bench([(0.5, 0.1), (1.0, 0.1)], containers=1)
+    container = bench.containers[0]
+
+    def remove() -> simpy.events.Event:
+        yield bench.env.timeout(1.0)
+        bench.lane._balancer.remove(container)
+
+    bench.env.process(remove())
+    assert [row[0] for row in outcomes(bench)] == ["completed", "rejected"]
+
+
+def test_the_lane_moves_the_environment_clock() -> None:
+    bench = make_bench([(0.25, 0.5)], containers=1)
+    seen: list[float] = []
+    container = bench.containers[0]
+    container.on_drained = lambda _: seen.append(bench.env.now)
+    bench.env.run(until=0.3)
+    assert bench.env.now == 0.3
+    container.drain(0.3)  # drained when the request leaves, at 0.75
+    bench.env.run(until=2.0)
+    assert seen == [0.75]
+
+
+def test_kernel_contract_with_simpy() -> None:
+    # The lane relies on these attributes of simpy.Environment (pinned SimPy version).
+    env = simpy.Environment()
+    assert isinstance(env._queue, list)
+    assert next(env._eid) == 0
+    env._now = 3.0
+    assert env.now == 3.0
