@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 import pandas as pd
 
-from sim.config.errors import InputError
+from sim.config.errors import InputError, trace_context
 from sim.config.overrides import parse_assignment
 from sim.config.schema import POLICY_NAMES
 
@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="simulate one scenario under one policy")
     run.add_argument("scenario", help="scenario YAML file")
     run.add_argument("--policy", choices=POLICY_NAMES, help="override the scenario's policy")
-    run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    run.add_argument("--seed", type=_seed, default=0, help="random seed, 0 or more (default 0)")
     run.add_argument(
         "--set",
         action="append",
@@ -62,6 +62,26 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--child-requests", type=int, default=0, help=argparse.SUPPRESS)
     return parser
+
+
+def _seed(text: str) -> int:
+    """A run seed: a whole number, 0 or more (what numpy's SeedSequence accepts)."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {seed}")
+    return seed
+
+
+def _output_directory(path: str) -> None:
+    """Refuse an --out that cannot become a result directory, before spending a run on it."""
+    from pathlib import Path
+
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise InputError("expected a directory for the result, but a file is there", file=path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,6 +122,8 @@ def _run(arguments: argparse.Namespace) -> int:
 
     scenario = _load(arguments)
     _check_trace(scenario)
+    if arguments.out:
+        _output_directory(arguments.out)
     result = run(
         scenario,
         policy=arguments.policy,
@@ -123,9 +145,11 @@ def _validate(arguments: argparse.Namespace) -> int:
     _check_trace(scenario)
     replay = scenario.traffic.replay
     trace = f", trace {replay.path} ({replay.format})" if replay else ""
+    endpoints = len(scenario.service.endpoints)
     print(
         f"{arguments.scenario}: valid scenario {scenario.name!r}: {scenario.duration_s:g} s, "
-        f"{len(scenario.service.endpoints)} endpoints, policy {scenario.policy.name}{trace}"
+        f"{endpoints} endpoint{'s' if endpoints != 1 else ''}, policy {scenario.policy.name}"
+        f"{trace}"
     )
     return 0
 
@@ -139,7 +163,8 @@ def _check_trace(scenario: Any) -> None:
 
     from sim.traffic import load_replay
 
-    load_replay(replay, scenario.resolve_path(replay.path), np.random.default_rng(0))
+    with trace_context():
+        load_replay(replay, scenario.resolve_path(replay.path), np.random.default_rng(0))
 
 
 def _plain(summary: pd.Series) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import simpy
 from tqdm import tqdm
 
 from sim import histogram
-from sim.config.errors import InputError
+from sim.config.errors import InputError, trace_context
 from sim.config.schema import NodeCrash, Scenario
 from sim.model import node as node_states
 from sim.model.balancer import make_balancer
@@ -100,6 +100,8 @@ def run(
 
 def build(scenario: Scenario, policy: str, seed: int, *, record_requests: bool = False) -> Run:
     """Wire the model for one run; nothing has happened yet."""
+    if seed < 0:
+        raise InputError(f"expected a seed of 0 or more, got {seed}", field="seed")
     rngs = streams(seed)
     env = simpy.Environment(initial_time=0.0)
     recorder = Recorder(
@@ -108,9 +110,10 @@ def build(scenario: Scenario, policy: str, seed: int, *, record_requests: bool =
         keep_requests=record_requests,
     )
     balancer = make_balancer(scenario.load_balancer.algorithm, rngs["balancer"])
-    traffic = ArrivalGenerator(
-        scenario.traffic, scenario.duration_s, rngs["arrivals"], scenario.resolve_path
-    )
+    with trace_context():
+        traffic = ArrivalGenerator(
+            scenario.traffic, scenario.duration_s, rngs["arrivals"], scenario.resolve_path
+        )
     endpoints = scenario.service.endpoints
     arrivals = ArrivalBatches(
         chunks=traffic.chunks(),

@@ -24,6 +24,13 @@ from sim.config.loading import validate_scenario
 from sim.config.schema import Scenario
 from sim.version import __version__
 
+_RESULT_FILES = (
+    "scenario.yaml",
+    "summary.parquet",
+    "timeseries.parquet",
+    "events.parquet",
+)
+
 SUMMARY_KEYS = (
     "requests", "completed", "rejected", "timed_out", "in_flight", "error_rate",
     "latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_p99_s", "slo_attainment",
@@ -70,7 +77,12 @@ class Result:
     def save(self, directory: str | Path) -> Path:
         """Write Parquet frames, the resolved scenario and ``metadata.json`` to ``directory``."""
         path = Path(directory)
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputError(
+                f"cannot create the result directory ({error.strerror})", file=path
+            ) from None
         self.summary.to_frame().T.to_parquet(path / "summary.parquet", index=False)
         self.timeseries.to_parquet(path / "timeseries.parquet", index=False)
         self.events.to_parquet(path / "events.parquet", index=False)
@@ -79,8 +91,12 @@ class Result:
         (path / "scenario.yaml").write_text(
             yaml.safe_dump(self.scenario.to_dict(), sort_keys=False), encoding="utf-8"
         )
+        metadata = dict(self.metadata)
+        if self.scenario.source_dir is not None:
+            # Relative trace paths in the scenario are relative to the file it came from.
+            metadata["scenario_source_dir"] = str(self.scenario.source_dir)
         (path / "metadata.json").write_text(
-            json.dumps(self.metadata, indent=2, sort_keys=True), encoding="utf-8"
+            json.dumps(metadata, indent=2, sort_keys=True), encoding="utf-8"
         )
         return path
 
@@ -90,12 +106,22 @@ class Result:
         path = Path(directory)
         if not (path / "metadata.json").is_file():
             raise InputError("not a saved result (no metadata.json)", file=path)
+        missing = [name for name in _RESULT_FILES if not (path / name).is_file()]
+        if missing:
+            raise InputError(f"incomplete result: {', '.join(missing)} missing", file=path)
         metadata = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
         scenario_data = yaml.safe_load((path / "scenario.yaml").read_text(encoding="utf-8"))
         scenario = validate_scenario(scenario_data, file=path / "scenario.yaml")
+        source_dir = metadata.pop("scenario_source_dir", None)
+        if source_dir is not None:
+            scenario._source_dir = Path(source_dir)
         summary_frame = pd.read_parquet(path / "summary.parquet")
-        summary = summary_frame.iloc[0]
-        summary.name = f"{scenario.name}/{metadata['policy']}/seed={metadata['seed']}"
+        # Column by column, so that counts stay integers beside the float statistics.
+        summary = pd.Series(
+            {column: summary_frame[column].iloc[0].item() for column in summary_frame.columns},
+            dtype=object,
+            name=f"{scenario.name}/{metadata['policy']}/seed={metadata['seed']}",
+        )
         requests_path = path / "requests.parquet"
         return cls(
             summary=summary,

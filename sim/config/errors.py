@@ -6,6 +6,8 @@ the CLI can print it as one line and exit with code 2 instead of a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -45,3 +47,14 @@ class ScenarioError(InputError):
 
 class TraceError(InputError):
     """A traffic trace that is missing, empty or has a malformed line."""
+
+
+@contextmanager
+def trace_context(field: str = "traffic.replay.path") -> Iterator[None]:
+    """Name the scenario field that led to a bad trace in the error it raises."""
+    try:
+        yield
+    except TraceError as error:
+        if error.field is not None:
+            raise
+        raise TraceError(error.message, file=error.file, line=error.line, field=field) from None

@@ -39,7 +39,9 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
+        # The context mark is where the broken construct starts (an unclosed bracket), which
+        # is where the mistake is; the problem mark is where the parser gave up.
+        mark = getattr(error, "context_mark", None) or getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(error, "problem", None) or "not valid YAML"
         raise ScenarioError(f"invalid YAML: {problem}", file=path, line=line) from None
@@ -84,10 +86,10 @@ def scenario_error(
     location = tuple(part for part in first["loc"] if part not in _UNION_TAGS)
     field = ".".join(str(part) for part in location) or None
     message = _explain(first, location)
-    if source:
-        message = f"{message} ({source})"
     if len(problems) > 1:
         message += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
+    if source:
+        message = f"{message} ({source})"
     line = line_of(location) if line_of is not None and location else None
     return ScenarioError(message, file=file, field=field, line=line)
 
@@ -100,6 +102,14 @@ def _explain(problem: Any, location: tuple[Any, ...]) -> str:
         return f"unknown field{hint}"
     if kind == "missing":
         return "required field is missing"
+    context = problem.get("ctx", {})
+    if kind == "too_short":
+        return f"expected at least {context.get('min_length')} item(s), got none"
+    if kind == "union_tag_invalid":
+        return (
+            f"unknown {context.get('discriminator', 'kind').strip(chr(39))} "
+            f"{context.get('tag')!r}; expected one of {context.get('expected_tags')}"
+        )
     message = str(problem["msg"]).removeprefix("Value error, ")
     if kind not in ("value_error", "assertion_error") and "input" in problem:
         given = problem["input"]

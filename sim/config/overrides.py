@@ -36,7 +36,8 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     parts = key.split(".")
     if not key or any(not part for part in parts):
         raise ScenarioError(
-            "an override key is dotted field names, e.g. traffic.rate_rps", field=key
+            f"expected dotted field names such as traffic.rate_rps, got {key!r}",
+            field=key or "override key",
         )
     node: Any = data
     for depth, part in enumerate(parts[:-1]):
@@ -56,7 +57,7 @@ def _child(node: Any, part: str, key: str, depth: int, *, create: bool) -> Any:
     if isinstance(node, list):
         return node[_index(node, part, key)]
     if not isinstance(node, dict):
-        prefix = ".".join(key.split(".")[: depth + 1])
+        prefix = ".".join(key.split(".")[:depth])
         raise ScenarioError(f"{prefix} is a value, not a group of fields", field=key)
     if node.get(part) is None and create:
         node[part] = {}

@@ -79,14 +79,16 @@ class Container(_Model):
     startup_s: Distribution = Constant(dist="constant", value=5.0)
     termination_grace_s: float = Field(default=30, ge=0)
 
-    @model_validator(mode="after")
-    def _limit_covers_request(self) -> Container:
-        if self.cpu_limit_m is not None and self.cpu_limit_m < self.cpu_request_m:
+    @field_validator("cpu_limit_m")
+    @classmethod
+    def _limit_covers_request(cls, limit_m: int | None, info: ValidationInfo) -> int | None:
+        request_m = info.data.get("cpu_request_m")
+        if limit_m is not None and request_m is not None and limit_m < request_m:
             raise ValueError(
-                f"cpu_limit_m ({self.cpu_limit_m}) must be at least cpu_request_m "
-                f"({self.cpu_request_m}), as Kubernetes requires"
+                f"must be at least cpu_request_m ({request_m}), as Kubernetes requires; "
+                f"got {limit_m}"
             )
-        return self
+        return limit_m
 
 
 class Service(_Model):
@@ -102,13 +104,14 @@ class Service(_Model):
     container: Container = Container()
     initial_replicas: int = Field(default=1, ge=0)
 
-    @model_validator(mode="after")
-    def _unique_endpoint_names(self) -> Service:
-        names = [endpoint.name for endpoint in self.endpoints]
+    @field_validator("endpoints")
+    @classmethod
+    def _unique_endpoint_names(cls, endpoints: tuple[Endpoint, ...]) -> tuple[Endpoint, ...]:
+        names = [endpoint.name for endpoint in endpoints]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"endpoint names must be unique; repeated: {', '.join(duplicates)}")
-        return self
+        return endpoints
 
 
 # --- cluster -----------------------------------------------------------------------------------
@@ -303,18 +306,21 @@ class Scenario(_Model):
 
     _source_dir: Path | None = PrivateAttr(default=None)
 
-    @model_validator(mode="after")
-    def _times_fit(self) -> Scenario:
-        if self.warmup_s >= self.duration_s:
-            raise ValueError(
-                f"warmup_s ({self.warmup_s}) must be less than duration_s ({self.duration_s})"
-            )
-        if self.sample_interval_s > self.duration_s:
-            raise ValueError(
-                f"sample_interval_s ({self.sample_interval_s}) must be at most duration_s "
-                f"({self.duration_s})"
-            )
-        return self
+    @field_validator("warmup_s")
+    @classmethod
+    def _warmup_within_run(cls, warmup_s: float, info: ValidationInfo) -> float:
+        duration_s = info.data.get("duration_s")
+        if duration_s is not None and warmup_s >= duration_s:
+            raise ValueError(f"must be less than duration_s ({duration_s:g}); got {warmup_s:g}")
+        return warmup_s
+
+    @field_validator("sample_interval_s")
+    @classmethod
+    def _interval_within_run(cls, interval_s: float, info: ValidationInfo) -> float:
+        duration_s = info.data.get("duration_s")
+        if duration_s is not None and interval_s > duration_s:
+            raise ValueError(f"must be at most duration_s ({duration_s:g}); got {interval_s:g}")
+        return interval_s
 
     @property
     def source_dir(self) -> Path | None:
