@@ -22,6 +22,7 @@ from pydantic import (
 
 from sim.config.catalogue import CATALOGUE, InstanceType
 from sim.config.distributions import Constant, Distribution
+from sim.config.policies import Kubernetes, ScaleOut, ScaleUp, Swarm
 
 POLICY_NAMES = ("static", "scale_up", "scale_out", "swarm", "kubernetes")
 BALANCER_ALGORITHMS = ("round_robin", "random", "least_connections", "power_of_two_choices")
@@ -269,9 +270,13 @@ class Traffic(_Model):
 
 
 class Policy(_Model):
-    """Which capacity policy runs, and its settings."""
+    """Which capacity policy runs, and the settings of each (only the named one is used)."""
 
     name: Literal["static", "scale_up", "scale_out", "swarm", "kubernetes"] = "static"
+    kubernetes: Kubernetes = Kubernetes()
+    swarm: Swarm = Swarm()
+    scale_out: ScaleOut = ScaleOut()
+    scale_up: ScaleUp = ScaleUp()
 
 
 class NodeCrash(_Model):

@@ -1,53 +1,157 @@
 """What a capacity policy sees and what it may decide: plain data, no SimPy.
 
-A policy's controller wakes on its period; the engine hands it an :class:`Observation` (a
-snapshot of the cluster) and applies the :class:`Decision` it returns, logging each action
-with the decision's reason in ``Result.events``. Policies are pure functions of the snapshot,
-so their tests are tables of snapshots and expected decisions.
+A policy is one or more controllers, each waking on its own period. The engine hands a
+controller an :class:`Observation` — a snapshot of what the real control plane would know at
+that moment (metrics lag behind, a failed node is only a missed heartbeat) — and applies the
+:class:`Decision` it returns, logging every action with the decision's reason in
+``Result.events``. Controllers never import SimPy and never read a clock: ``now_s`` is in the
+snapshot, so their tests are tables of snapshots and expected decisions.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+
+ReplicaPhase = Literal["pending", "pulling", "starting", "ready", "terminating"]
+
+
+@dataclass(frozen=True)
+class ReplicaView:
+    """One replica (pod, task, container) as the control plane sees it.
+
+    ``state`` follows the model's lifecycle; in Kubernetes terms ``pending`` and ``pulling``
+    are the Pending phase, ``starting`` is Running but not Ready, ``ready`` is Running and
+    Ready. ``started_s`` is when a node took it (the pod's ``status.startTime``),
+    ``ready_s`` when it last became ready (NaN if never). ``cpu_usage_m`` is the latest
+    metrics sample (mean usage over ``metric_window_s`` ending at ``metric_time_s``), or
+    None while there is no sample yet.
+    """
+
+    name: str
+    node: str | None
+    state: ReplicaPhase
+    created_s: float
+    started_s: float
+    ready_s: float
+    cpu_request_m: int
+    memory_request_mib: int
+    cpu_usage_m: float | None = None
+    metric_time_s: float = math.nan
+    metric_window_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """One machine as the control plane sees it.
+
+    ``heartbeat_s`` is the last time the node reported in (``now`` for a healthy node, the
+    crash time for a dead one): controllers infer failure from its age, as the real ones do.
+    ``cpu_usage_m`` is the mean CPU used over the last metrics window.
+    """
+
+    name: str
+    index: int
+    type_name: str
+    state: Literal["provisioning", "ready", "draining", "terminated", "failed"]
+    cpu_m: int
+    memory_mib: int
+    requested_cpu_m: int
+    requested_memory_mib: int
+    replicas: int
+    launched_s: float
+    ready_s: float
+    heartbeat_s: float
+    price_per_hour_usd: float
+    has_image: bool = False
+    role: str = "worker"
+    cpu_usage_m: float = 0.0
+    unroutable: bool = False
 
 
 @dataclass(frozen=True)
 class Observation:
-    """A snapshot of the system at ``now_s``."""
+    """A snapshot of the system at ``now_s``, as its control plane would see it."""
 
     now_s: float
-    replicas_desired: int
-    replicas_ready: int
-    replicas_starting: int
-    replicas_pending: int
-    nodes_ready: int
-    nodes_provisioning: int
-    arrival_rate_rps: float
-    latency_p95_s: float
-    cpu_utilization: float
+    replicas: tuple[ReplicaView, ...]
+    nodes: tuple[NodeView, ...]
+    desired_replicas: int
+    arrival_rate_rps: float = 0.0
+    latency_p95_s: float = math.nan
+    error_rate: float = 0.0
+    cpu_utilization: float = 0.0
+
+    @property
+    def live_replicas(self) -> tuple[ReplicaView, ...]:
+        """Replicas not being terminated."""
+        return tuple(r for r in self.replicas if r.state != "terminating")
+
+    @property
+    def pending_replicas(self) -> tuple[ReplicaView, ...]:
+        """Replicas no node has taken (Kubernetes: Unschedulable; Swarm: pending tasks)."""
+        return tuple(r for r in self.replicas if r.state == "pending")
+
+
+ActionKind = Literal[
+    "set_replicas",  # value: the new replica count (Deployment spec.replicas, service scale)
+    "launch_nodes",  # value: how many; target: the instance type
+    "remove_node",  # target: the node, drained first (its replicas are replaced elsewhere)
+    "resize_node",  # target: the node; value: the new instance type (stop, resize, start)
+    "unroute_node",  # target: the node whose replicas the balancer must stop using
+    "evict_node",  # target: the node whose replicas are deleted and replaced elsewhere
+    "terminate_node",  # target: the node, stopped at once (a dead node's VM is deleted)
+]
 
 
 @dataclass(frozen=True)
 class Action:
-    """One change: ``kind`` names it (``set_replicas``, ``add_nodes``, ...), ``value`` sizes it."""
+    """One change a controller asks for."""
 
-    kind: str
-    value: int | float | str
+    kind: ActionKind
+    value: int | float | str = 0
     target: str = ""
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The actions a controller chose, and why (the reason is logged with each action)."""
+    """The actions a controller chose, and why (logged with each action)."""
 
     actions: tuple[Action, ...] = ()
     reason: str = ""
 
 
-@dataclass
-class PolicySetup:
-    """How a policy wants the run built: where replicas go and how often it is asked."""
+class Controller(Protocol):
+    """A control loop: asked every ``period_s`` (first at ``phase_s``) for a decision."""
 
     name: str
-    period_s: float | None = None
-    notes: list[str] = field(default_factory=list)
+    period_s: float
+    phase_s: float
+
+    def decide(self, observation: Observation) -> Decision: ...
+
+
+Placement = Callable[[list[NodeView], ReplicaView, np.random.Generator], str | None]
+"""``(candidate nodes, the replica to place, rng) → node name, or None to leave it pending``."""
+
+
+@dataclass
+class PolicySetup:
+    """What a policy asks of the engine: its controllers, placement and routing defaults.
+
+    ``failure_detection_s`` is how long after a node dies its replicas stop receiving
+    traffic when no controller says so earlier; ``readiness_period_s`` the readiness probe
+    period (a replica is routable at the first probe after its application is up; 0: at
+    once).
+    """
+
+    name: str
+    controllers: list[Controller] = field(default_factory=list)
+    placement: Placement | None = None
+    balancer: str = "round_robin"
+    readiness_initial_delay_s: float = 0.0
+    readiness_period_s: float = 0.0
