@@ -26,10 +26,11 @@ class ReplicaView:
 
     ``state`` follows the model's lifecycle; in Kubernetes terms ``pending`` and ``pulling``
     are the Pending phase, ``starting`` is Running but not Ready, ``ready`` is Running and
-    Ready. ``started_s`` is when a node took it (the pod's ``status.startTime``),
-    ``ready_s`` when it last became ready (NaN if never). ``cpu_usage_m`` is the latest
-    metrics sample (mean usage over ``metric_window_s`` ending at ``metric_time_s``), or
-    None while there is no sample yet.
+    Ready. ``started_s`` is when a node took it (the pod's ``status.startTime``; NaN while
+    no node has), ``ready_s`` when it last became ready (NaN if never) and
+    ``ready_transition_s`` when its Ready condition last changed (for a replica never ready:
+    ``started_s``). ``cpu_usage_m`` is the latest metrics sample (mean usage over
+    ``metric_window_s`` ending at ``metric_time_s``), or None while there is no sample yet.
     """
 
     name: str
@@ -40,6 +41,7 @@ class ReplicaView:
     ready_s: float
     cpu_request_m: int
     memory_request_mib: int
+    ready_transition_s: float = math.nan
     cpu_usage_m: float | None = None
     metric_time_s: float = math.nan
     metric_window_s: float = 0.0
@@ -51,7 +53,9 @@ class NodeView:
 
     ``heartbeat_s`` is the last time the node reported in (``now`` for a healthy node, the
     crash time for a dead one): controllers infer failure from its age, as the real ones do.
-    ``cpu_usage_m`` is the mean CPU used over the last metrics window.
+    ``cpu_usage_m`` is the mean CPU used over the last metrics window. ``role`` is
+    ``worker``, ``manager`` or ``manager-drained`` (Swarm; a drained manager runs no tasks).
+    ``unroutable`` is set once the balancer has stopped using the node's replicas.
     """
 
     name: str
