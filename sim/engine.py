@@ -21,10 +21,16 @@ from tqdm import tqdm
 
 from sim import histogram
 from sim.config.errors import InputError, trace_context
-from sim.config.schema import NodeCrash, Scenario
+from sim.config.schema import (
+    ContainerCrash,
+    Fault,
+    NodeCrash,
+    NodeFailures,
+    Scenario,
+)
 from sim.model import node as node_states
 from sim.model.balancer import make_balancer
-from sim.model.cluster import Cluster, spread_placement
+from sim.model.cluster import Cluster
 from sim.model.kernel import RequestLane
 from sim.model.recorder import FAULT as REJECT_FAULT
 from sim.model.recorder import (
@@ -35,11 +41,11 @@ from sim.model.recorder import (
     Recorder,
 )
 from sim.model.source import ArrivalBatches
+from sim.policies.base import Action, Controller, Decision, Observation, PolicySetup, ReplicaView
+from sim.policies.registry import make_setup
 from sim.result import Result
 from sim.streams import streams
 from sim.traffic import ArrivalGenerator
-
-IMPLEMENTED_POLICIES = ("static",)
 
 
 @dataclass
@@ -84,12 +90,6 @@ def run(
     policy_name = policy or scenario.policy.name
     if policy_name != scenario.policy.name:
         scenario = scenario.with_overrides({"policy.name": policy_name})
-    if policy_name not in IMPLEMENTED_POLICIES:
-        raise InputError(
-            f"policy {policy_name!r} is not available in this version; "
-            f"expected one of {', '.join(IMPLEMENTED_POLICIES)}",
-            field="policy.name",
-        )
     built = build(scenario, policy_name, seed, record_requests=record_requests)
     execute(built, progress=progress)
     return collect(built, wall_time_s=time.perf_counter() - started)
@@ -109,7 +109,9 @@ def build(scenario: Scenario, policy: str, seed: int, *, record_requests: bool =
         slo_percentile=scenario.slo.percentile,
         keep_requests=record_requests,
     )
-    balancer = make_balancer(scenario.load_balancer.algorithm, rngs["balancer"])
+    setup = make_setup(scenario, rngs)
+    algorithm = scenario.load_balancer.algorithm or setup.balancer
+    balancer = make_balancer(algorithm, rngs["balancer"])
     with trace_context():
         traffic = ArrivalGenerator(
             scenario.traffic, scenario.duration_s, rngs["arrivals"], scenario.resolve_path
@@ -130,50 +132,224 @@ def build(scenario: Scenario, policy: str, seed: int, *, record_requests: bool =
         scenario=scenario,
         recorder=recorder,
         balancer=balancer,
+        setup=setup,
         startup_rng=rngs["startup"],
         boot_rng=rngs["boot"],
         placement_rng=rngs["scheduler"],
-        placement=spread_placement,
     )
-    _initial_capacity(cluster, scenario)
+    _initial_capacity(cluster, scenario, setup)
     lane.start()
     built = Run(scenario, policy, seed, env, cluster, recorder, arrivals, Gauges())
+    faults = Faults(built, rngs["faults"])
     for fault in scenario.faults:
-        env.process(_fault(built, fault))
+        faults.start(fault)
     env.process(_sampler(built))
+    env.process(_metrics_server(built, setup.metrics_resolution_s))
+    for controller in setup.controllers:
+        env.process(_control_loop(built, controller, setup))
     return built
 
 
-def _initial_capacity(cluster: Cluster, scenario: Scenario) -> None:
+def _initial_capacity(cluster: Cluster, scenario: Scenario, setup: PolicySetup) -> None:
     """The nodes and replicas the scenario starts with, already running at time 0."""
     cached = scenario.cluster.image_cached_on_initial_nodes
-    for _ in range(scenario.cluster.initial_nodes):
-        node = cluster.launch_node(scenario.cluster.node_type, ready=True)
-        if cached:
-            node.images.add(scenario.service.container.image)
-    spec = scenario.service.container
+    for index in range(scenario.cluster.initial_nodes):
+        role = "worker"
+        if index < setup.manager_nodes:
+            role = "manager-drained" if setup.drain_managers else "manager"
+        cluster.launch_node(scenario.cluster.node_type, ready=True, image_cached=cached, role=role)
+    if setup.replicas_per_node:
+        return  # every node started its own containers
     for _ in range(scenario.service.initial_replicas):
-        chosen = None
-        if cached:
-            chosen = spread_placement(
-                cluster.node_views(),
-                spec.cpu_request_m,
-                spec.memory_request_mib,
-                cluster._placement_rng,
-            )
-        if chosen is None:
-            cluster.add_replica()  # cold start, or pending while nothing has room
+        if not cached:
+            cluster.add_initial_replica(None)  # a cold start: placed, then pulled
+            continue
+        chosen = _initial_node(cluster, cluster.node_views())
+        cluster.add_initial_replica(cluster.node_named(chosen) if chosen else None)
+
+
+def _initial_node(cluster: Cluster, views: list[Any]) -> str | None:
+    """Where the policy's placement puts the next replica that is already running."""
+    spec = cluster.scenario.service.container
+    replica = ReplicaView(
+        name="initial",
+        node=None,
+        state="pending",
+        created_s=0.0,
+        started_s=math.nan,
+        ready_s=math.nan,
+        cpu_request_m=spec.cpu_request_m,
+        memory_request_mib=spec.memory_request_mib,
+    )
+    return cluster.placement(views, replica, cluster._placement_rng)
+
+
+class Faults:
+    """The scenario's faults, scheduled as SimPy processes on the ``faults`` stream."""
+
+    def __init__(self, built: Run, rng: np.random.Generator) -> None:
+        self.built = built
+        self.rng = rng
+
+    def start(self, fault: Fault) -> None:
+        env = self.built.env
+        if isinstance(fault, NodeCrash):
+            env.process(self._node_crash(fault))
+        elif isinstance(fault, ContainerCrash):
+            env.process(self._container_crash(fault))
+        elif isinstance(fault, NodeFailures):
+            env.process(self._random_node_failures(fault.mtbf_s))
         else:
-            cluster.add_replica(ready=True, node=cluster.nodes[chosen])
+            env.process(self._random_container_failures(fault.mtbf_s))
+
+    def _node_crash(self, fault: NodeCrash) -> Generator[simpy.Event, Any, None]:
+        yield self.built.env.timeout(fault.at_s)
+        cluster = self.built.cluster
+        if fault.node >= len(cluster.nodes):
+            cluster.log("fault", "skipped", f"node-{fault.node}", "", "", "no such node then")
+            return
+        cluster.crash_node(cluster.nodes[fault.node], f"scenario fault at {fault.at_s:g} s")
+
+    def _container_crash(self, fault: ContainerCrash) -> Generator[simpy.Event, Any, None]:
+        yield self.built.env.timeout(fault.at_s)
+        cluster = self.built.cluster
+        if fault.replica >= len(cluster.containers):
+            cluster.log("fault", "skipped", f"replica-{fault.replica}", "", "", "no such replica")
+            return
+        cluster.crash_container(
+            cluster.containers[fault.replica], f"scenario fault at {fault.at_s:g} s"
+        )
+
+    def _random_node_failures(self, mtbf_s: float) -> Generator[simpy.Event, Any, None]:
+        """Each node fails after an exponential lifetime; new nodes are watched as they come."""
+        watched: set[int] = set()
+        env = self.built.env
+        while True:
+            for node in self.built.cluster.nodes:
+                if node.index not in watched:
+                    watched.add(node.index)
+                    env.process(self._node_lifetime(node, float(self.rng.exponential(mtbf_s))))
+            yield env.timeout(5.0)
+
+    def _node_lifetime(self, node: Any, lifetime_s: float) -> Generator[simpy.Event, Any, None]:
+        yield self.built.env.timeout(lifetime_s)
+        self.built.cluster.crash_node(node, f"random failure (MTBF {lifetime_s:.0f} s drawn)")
+
+    def _random_container_failures(self, mtbf_s: float) -> Generator[simpy.Event, Any, None]:
+        """Crash a running container now and then: each fails at rate 1/mtbf while running."""
+        env = self.built.env
+        cluster = self.built.cluster
+        while True:
+            running = [c for c in cluster.containers if c.state == "ready"]
+            if not running:
+                yield env.timeout(5.0)
+                continue
+            yield env.timeout(float(self.rng.exponential(mtbf_s / len(running))))
+            running = [c for c in cluster.containers if c.state == "ready"]
+            if running:
+                victim = running[int(self.rng.integers(len(running)))]
+                cluster.crash_container(victim, f"random failure (MTBF {mtbf_s:g} s)")
 
 
-def _fault(built: Run, fault: NodeCrash) -> Generator[simpy.Event, Any, None]:
-    yield built.env.timeout(fault.at_s)
+def _metrics_server(built: Run, resolution_s: float) -> Generator[simpy.Event, Any, None]:
+    """Scrape every container's CPU usage on the metrics resolution."""
+    while True:
+        built.cluster.scrape_metrics(built.env.now)
+        yield built.env.timeout(resolution_s)
+
+
+def _control_loop(
+    built: Run, controller: Controller, setup: PolicySetup
+) -> Generator[simpy.Event, Any, None]:
+    """Ask ``controller`` for a decision every period and apply it."""
+    env = built.env
+    yield env.timeout(controller.phase_s)
+    while True:
+        decision = controller.decide(observe(built))
+        apply_decision(built, controller.name, decision, setup)
+        yield env.timeout(controller.period_s)
+
+
+def observe(built: Run) -> Observation:
+    """The snapshot a control plane would have now."""
     cluster = built.cluster
-    if fault.node >= len(cluster.nodes):
-        cluster.log("fault", "skipped", f"node-{fault.node}", "", "", "no such node at that time")
+    rows = built.recorder.rows
+    gauges = built.gauges.rows
+    last = rows[-1] if rows else None
+    span_s = built.scenario.sample_interval_s
+    return Observation(
+        now_s=float(built.env.now),
+        replicas=tuple(cluster.replica_views()),
+        nodes=tuple(cluster.node_views()),
+        desired_replicas=cluster.desired_replicas,
+        arrival_rate_rps=_last_arrival_rate(built, span_s),
+        latency_p95_s=last.latency_p95_s if last else math.nan,
+        error_rate=_last_error_rate(last),
+        cpu_utilization=float(gauges[-1]["cpu_utilization"]) if gauges else 0.0,
+    )
+
+
+def _last_arrival_rate(built: Run, span_s: float) -> float:
+    rows = len(built.recorder.rows)
+    counts = built.arrivals.arrivals_per_interval
+    if rows == 0 or rows > len(counts):
+        return 0.0
+    return float(counts[rows - 1]) / span_s
+
+
+def _last_error_rate(row: Any) -> float:
+    if row is None:
+        return 0.0
+    answered = row.completed + row.rejected + row.timed_out
+    return (row.rejected + row.timed_out) / answered if answered else 0.0
+
+
+def apply_decision(built: Run, source: str, decision: Decision, setup: PolicySetup) -> None:
+    """Carry out a controller's actions on the cluster, logging each with the reason."""
+    cluster = built.cluster
+    reason = decision.reason
+    for action in decision.actions:
+        node = cluster.node_named(action.target) if action.target else None
+        kind = action.kind
+        if kind == "set_replicas":
+            count = int(action.value)
+            if count != cluster.desired_replicas:
+                cluster.scale_actions += 1
+                cluster.set_desired_replicas(count, reason, source=source)
+        elif kind == "launch_nodes":
+            _launch(built, action, reason, source)
+        elif node is None:
+            cluster.log(source, "skipped", action.target, kind, "", "no such node")
+        elif kind == "remove_node":
+            cluster.scale_actions += 1
+            cluster.remove_node(node, reason, source=source)
+        elif kind == "resize_node":
+            cluster.scale_actions += 1
+            downtime_s = setup.resize_downtime_s() if setup.resize_downtime_s else 0.0
+            cluster.resize_node(node, str(action.value), downtime_s, reason, source=source)
+        elif kind == "unroute_node":
+            cluster.unroute_node(node, reason, source=source)
+        elif kind == "evict_node":
+            cluster.evict_node(node, reason, source=source)
+        elif kind == "terminate_node":
+            cluster.terminate_node(node, reason, source=source)
+
+
+def _launch(built: Run, action: Action, reason: str, source: str) -> None:
+    cluster = built.cluster
+    type_name = action.target or built.scenario.cluster.node_type
+    if type_name not in cluster.catalogue:
+        cluster.log(source, "skipped", type_name, "launch_nodes", "", "unknown instance type")
         return
-    cluster.crash_node(cluster.nodes[fault.node], f"scenario fault at {fault.at_s:g} s")
+    running = sum(1 for node in cluster.nodes if node.state != "terminated")
+    room = built.scenario.cluster.max_nodes - running
+    count = min(int(action.value), room)
+    if count < int(action.value):
+        cluster.log(source, "capped", type_name, action.value, count, "cluster.max_nodes reached")
+    if count > 0:
+        cluster.scale_actions += 1
+    for _ in range(count):
+        cluster.launch_node(type_name, reason=reason, source=source)
 
 
 def _sampler(built: Run) -> Generator[simpy.Event, Any, None]:
@@ -363,7 +539,7 @@ def _summary(built: Run, timeseries: pd.DataFrame, wall_time_s: float) -> pd.Ser
             "node_hours": node_hours,
             "peak_nodes": built.gauges.peak_nodes,
             "peak_replicas": built.gauges.peak_replicas,
-            "scale_actions": sum(1 for event in cluster.events if event[1] == "policy"),
+            "scale_actions": cluster.scale_actions,
             "wall_time_s": wall_time_s,
             "rejected_no_replica": recorder.summary_rejected[NO_REPLICA],
             "rejected_queue_full": recorder.summary_rejected[QUEUE_FULL],

@@ -21,6 +21,7 @@ STREAM_NAMES = (
     "balancer",  # random load-balancer picks
     "scheduler",  # placement tie-breaks
     "operator",  # a human operator's reaction delays
+    "controllers",  # the phases of the policies' control loops
 )
 
 

@@ -167,10 +167,7 @@ BAD_INPUT_CASES = {
         ["service.endpoints.7.weight", "index"],
     ),
     "unknown --policy": (["run", BOOKING, "--policy", "magic"], ["--policy", "magic"]),
-    "policy not available": (
-        ["run", SMALL, "--policy", "kubernetes"],
-        ["policy.name", "kubernetes"],
-    ),
+    "unknown policy": (["run", SMALL, "--policy", "mesos"], ["--policy", "mesos"]),
     "non-integer --seed": (["run", BOOKING, "--seed", "one"], ["--seed", "one"]),
     "unknown subcommand": (["frobnicate", BOOKING], ["frobnicate", "run", "validate"]),
     "no subcommand": ([], ["command"]),

@@ -126,7 +126,7 @@ DEFAULT_CASES = {
     "client timeout": ("service.timeout_s", 60),
     "one replica": ("service.initial_replicas", 1),
     "kube-proxy sync period": ("load_balancer.update_delay_s", 1.0),
-    "round-robin balancer": ("load_balancer.algorithm", "round_robin"),
+    "balancer chosen by the policy": ("load_balancer.algorithm", None),
     "image pull bandwidth": ("cluster.pull_bandwidth_mb_s", 8.0),
     "node type": ("cluster.node_type", "m5.xlarge"),
     "EC2 billing minimum": ("cluster.billing_minimum_s", 60),

@@ -142,14 +142,27 @@ def test_node_crash_loses_its_replicas_and_their_requests() -> None:
             **{"traffic.rate_rps": 80, "faults": [{"kind": "node_crash", "at_s": 100, "node": 0}]}
         ),
         seed=1,
+        record_requests=True,
     )
     events = result.events
     crash = events[events["action"] == "node_crash"]
     assert crash["time_s"].tolist() == [100.0]
     assert crash["target"].tolist() == ["node-0"]
-    gone = events[(events["action"] == "gone") & (events["time_s"] == 100.0)]
-    assert len(gone) == 2  # the two replicas it ran
-    assert result.summary["rejected_fault"] > 0
+    # static: the balancer's health check (ALB: 2 failures 30 s apart) drops the dead
+    # replicas 60 s later; until then every request routed there fails.
+    unroute = events[events["action"] == "unroute"]
+    assert unroute["time_s"].tolist() == [160.0]
+    assert unroute["source"].tolist() == ["load-balancer"]
+    frame = result.requests
+    placed = events[(events["action"] == "ready") & (events["time_s"] == 0.0)]["target"]
+    assert placed.tolist() == ["replica-0", "replica-1", "replica-2", "replica-3"]
+    dead = frame[frame["replica"].isin([0, 2]) & (frame["arrival_s"] > 100)]  # on node-0
+    assert (dead["outcome"] == "rejected").all()
+    assert dead["arrival_s"].max() <= 160
+    # Round robin over four replicas, two of them dead: half the requests go there.
+    window = frame[frame["arrival_s"].between(110, 150)]
+    assert window["replica"].isin([0, 2]).mean() == pytest.approx(0.5, abs=0.01)
+    assert result.summary["rejected_fault"] >= len(dead)
     timeseries = result.timeseries.set_index("time_s")
     assert timeseries.loc[90.0, "replicas_ready"] == 4
     assert timeseries.loc[110.0, "replicas_ready"] == 2

@@ -211,7 +211,8 @@ class ScaleUp(_Model):
     (and, optionally, down when it stays low). A resize stops the instance (EC2 changes the
     type only while stopped): stop ~45 s plus boot ~120 s. ``workers_per_core`` scales the
     container's worker slots with the machine, the way a Compose deployment sized by
-    ``nproc`` would."""
+    ``nproc`` would: each container then has ``workers_per_core × vCPU / replicas_per_node``
+    worker slots and no CPU limit, so a bigger machine is used in full."""
 
     ladder: tuple[str, ...] = ()  # empty: the node type's family, smallest to largest
     scale_up_threshold: float = Field(default=0.75, gt=0, le=1)

@@ -177,14 +177,16 @@ class LoadBalancer(_Model):
     """How requests are spread over routable replicas.
 
     ``round_robin`` is the Swarm routing mesh and IPVS default, ``random`` is kube-proxy in
-    iptables mode (a uniform pick per connection). ``update_delay_s`` is how long a replica
+    iptables mode (a uniform pick per connection). Unset, each policy uses its own system's:
+    ``random`` for ``kubernetes``, ``round_robin`` for the others (Swarm's mesh, an
+    application load balancer). ``update_delay_s`` is how long a replica
     that became ready waits before the balancer sends it traffic: kube-proxy's
     ``minSyncPeriod`` of 1 s.
     """
 
-    algorithm: Literal["round_robin", "random", "least_connections", "power_of_two_choices"] = (
-        "round_robin"
-    )
+    algorithm: (
+        Literal["round_robin", "random", "least_connections", "power_of_two_choices"] | None
+    ) = None
     update_delay_s: float = Field(default=1.0, ge=0)
 
 
@@ -280,14 +282,42 @@ class Policy(_Model):
 
 
 class NodeCrash(_Model):
-    """A node fails at ``at_s``: its containers and their requests are lost."""
+    """A node fails at ``at_s``: its containers and their requests are lost, and the policy
+    recovers the way its real system does (or, for ``static``, does not)."""
 
     kind: Literal["node_crash"]
     at_s: float = Field(ge=0)
     node: int = Field(default=0, ge=0, description="index of the node in launch order")
 
 
-Fault = Annotated[NodeCrash, Field(discriminator="kind")]
+class ContainerCrash(_Model):
+    """A container's process dies at ``at_s`` (an out-of-memory kill, a panic): the requests
+    in it are lost and it restarts in place after the policy's restart delay."""
+
+    kind: Literal["container_crash"]
+    at_s: float = Field(ge=0)
+    replica: int = Field(default=0, ge=0, description="index of the replica in creation order")
+
+
+class NodeFailures(_Model):
+    """Random node failures: each node fails after an exponential time with mean
+    ``mtbf_s`` from its launch (the ``faults`` random stream)."""
+
+    kind: Literal["node_failures"]
+    mtbf_s: float = Field(gt=0)
+
+
+class ContainerFailures(_Model):
+    """Random container crashes: each running container crashes after an exponential time
+    with mean ``mtbf_s``, and again after every restart."""
+
+    kind: Literal["container_failures"]
+    mtbf_s: float = Field(gt=0)
+
+
+Fault = Annotated[
+    NodeCrash | ContainerCrash | NodeFailures | ContainerFailures, Field(discriminator="kind")
+]
 
 
 # --- the scenario ------------------------------------------------------------------------------

@@ -2,21 +2,28 @@
 
 Lifecycles are rare next to requests, so they are written as ordinary SimPy processes:
 
-* node: launched (``provisioning``, billed from now) → ``ready`` after its boot time;
+* node: launched (``provisioning``, billed from now) → ``ready`` after its boot time; a resize
+  stops it (not billed) for its downtime and starts it again as another type; a fault leaves
+  it ``failed`` (still billed until someone terminates it);
 * container: ``pending`` until placed on a node → ``pulling`` its image unless the node has it
   cached (pulls on one node are serial, ``image_size_mb / pull_bandwidth_mb_s`` each) →
-  ``starting`` for a start-up time → ``ready``, and routable once the balancer has caught up
-  (``load_balancer.update_delay_s``) → ``terminating`` (draining for at most the grace period)
-  → ``gone``.
+  ``starting`` for a start-up time → ``ready`` at the first readiness probe after that, and
+  routable once the balancer has caught up (``load_balancer.update_delay_s``) →
+  ``terminating`` (draining for at most the grace period) → ``gone``.
 
-Where a container goes is decided by a placement function the policy supplies (Kubernetes'
-scheduler and Swarm's spread differ); it sees only node snapshots, never SimPy.
+Replicas are kept in one of two ways, chosen by the policy. As a *deployment* (Kubernetes,
+Swarm): a desired count, placed by the policy's placement function, lost replicas replaced
+once the control plane has noticed. Or *per node* (VM groups, vertical scaling): every ready
+node runs the same number of containers, which come and go with it.
+
+A replica that dies with its node is a zombie until the control plane notices: it still counts
+toward the desired replicas, and the balancer keeps sending it requests, which fail.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from dataclasses import dataclass
+import math
+from collections.abc import Generator
 from typing import Any
 
 import numpy as np
@@ -27,50 +34,34 @@ from sim.config.schema import Scenario
 from sim.model import container as states
 from sim.model import node as node_states
 from sim.model.balancer import Balancer
-from sim.model.container import Container
+from sim.model.container import Container, DeadReplica
 from sim.model.kernel import RequestLane
 from sim.model.node import Node
 from sim.model.recorder import FAULT, Recorder
-
-
-@dataclass(frozen=True)
-class NodeView:
-    """What a placement function may know of a node."""
-
-    index: int
-    name: str
-    cpu_m: int
-    memory_mib: int
-    requested_cpu_m: int
-    requested_memory_mib: int
-    replicas: int
-    has_image: bool
-
-
-Placement = Callable[[list[NodeView], int, int, np.random.Generator], int | None]
-"""``(ready nodes, cpu_request_m, memory_request_mib, rng) → node index or None``."""
-
-
-def spread_placement(
-    nodes: list[NodeView], cpu_request_m: int, memory_request_mib: int, rng: np.random.Generator
-) -> int | None:
-    """The node with the fewest replicas among those the requests fit on (lowest index on ties)."""
-    fitting = [
-        view
-        for view in nodes
-        if view.requested_cpu_m + cpu_request_m <= view.cpu_m
-        and view.requested_memory_mib + memory_request_mib <= view.memory_mib
-    ]
-    if not fitting:
-        return None
-    return min(fitting, key=lambda view: (view.replicas, view.index)).index
-
+from sim.policies.base import NodeView, Placement, PolicySetup, ReplicaView
 
 EventRow = tuple[float, str, str, str, str, str, str]
 
 
+def spread_placement(
+    nodes: list[NodeView], replica: ReplicaView, rng: np.random.Generator
+) -> str | None:
+    """The ready node with the fewest replicas that the requests fit on (lowest index on ties)."""
+    fitting = [
+        view
+        for view in nodes
+        if view.state == node_states.READY
+        and not view.unroutable
+        and view.requested_cpu_m + replica.cpu_request_m <= view.cpu_m
+        and view.requested_memory_mib + replica.memory_request_mib <= view.memory_mib
+    ]
+    if not fitting:
+        return None
+    return min(fitting, key=lambda view: (view.replicas, view.index)).name
+
+
 class Cluster:
-    """Owns every node and container of one run."""
+    """Owns every node and container of one run, and applies the policies' actions."""
 
     def __init__(
         self,
@@ -80,17 +71,18 @@ class Cluster:
         scenario: Scenario,
         recorder: Recorder,
         balancer: Balancer,
+        setup: PolicySetup,
         startup_rng: np.random.Generator,
         boot_rng: np.random.Generator,
         placement_rng: np.random.Generator,
-        placement: Placement = spread_placement,
     ) -> None:
         self.env = env
         self.lane = lane
         self.scenario = scenario
         self.recorder = recorder
         self.balancer = balancer
-        self.placement = placement
+        self.setup = setup
+        self.placement: Placement = setup.placement or spread_placement
         self._startup_rng = startup_rng
         self._boot_rng = boot_rng
         self._placement_rng = placement_rng
@@ -100,7 +92,7 @@ class Cluster:
         self.pending: list[Container] = []
         self.events: list[EventRow] = []
         self.desired_replicas = scenario.service.initial_replicas
-        self.requests_lost_to_faults = 0
+        self.scale_actions = 0
 
     # --- events -------------------------------------------------------------------------------
 
@@ -118,10 +110,25 @@ class Cluster:
             (float(self.env.now), source, action, target, str(from_value), str(to_value), reason)
         )
 
+    def node_named(self, name: str) -> Node | None:
+        return next((node for node in self.nodes if node.name == name), None)
+
     # --- nodes --------------------------------------------------------------------------------
 
-    def launch_node(self, type_name: str, *, ready: bool = False, reason: str = "") -> Node:
-        """Start a machine of ``type_name``; billed from now, ready after its boot time."""
+    def launch_node(
+        self,
+        type_name: str,
+        *,
+        ready: bool = False,
+        image_cached: bool = False,
+        reason: str = "",
+        role: str = "worker",
+        source: str = "cluster",
+    ) -> Node:
+        """Start a machine of ``type_name``; billed from now, ready after its boot time.
+
+        ``ready`` makes it one of the machines already running when the run starts.
+        """
         instance: InstanceType = self.catalogue[type_name]
         cluster = self.scenario.cluster
         node = Node(
@@ -133,63 +140,244 @@ class Cluster:
             reserved_cpu_m=cluster.reserved_cpu_m,
             reserved_memory_mib=cluster.reserved_memory_mib,
         )
+        node.role = role
+        if image_cached:
+            node.images.add(self.scenario.service.container.image)
         self.nodes.append(node)
         if ready:
-            self._node_ready(node)
+            self._node_ready(node, log=False, warm=True)
         else:
-            self.log("cluster", "launch", node.name, "", type_name, reason)
-            self.env.process(self._boot(node))
+            self.log(source, "launch", node.name, "", type_name, reason)
+            self.env.process(self._boot(node, self._boot_time_s(node)))
         return node
 
-    def _boot(self, node: Node) -> Generator[simpy.Event, Any, None]:
-        cluster = self.scenario.cluster
-        if cluster.boot_s is not None:
-            boot_s = float(cluster.boot_s.sample(self._boot_rng, 1)[0])
-        else:
-            boot_s = node.instance.boot_s
+    def _boot_time_s(self, node: Node) -> float:
+        boot = self.scenario.cluster.boot_s
+        if boot is not None:
+            return float(boot.sample(self._boot_rng, 1)[0])
+        return node.instance.boot_s
+
+    def _boot(self, node: Node, boot_s: float) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(boot_s)
         if node.state == node_states.PROVISIONING:
             self._node_ready(node)
 
-    def _node_ready(self, node: Node) -> None:
+    def _node_ready(self, node: Node, *, log: bool = True, warm: bool = False) -> None:
+        """The node serves; a per-node policy starts its containers (``warm``: already up)."""
+        previous = node.state
         node.state = node_states.READY
         node.ready_s = self.env.now
-        self.log("cluster", "node_ready", node.name, node_states.PROVISIONING, node_states.READY)
+        if log:
+            self.log("cluster", "node_ready", node.name, previous, node_states.READY)
+        per_node = self.setup.replicas_per_node
+        if per_node:
+            cached = self.scenario.service.container.image in node.images
+            for _ in range(per_node):
+                self._add_container(node=node, ready=warm and cached)
+            self.desired_replicas = per_node * self._serving_nodes()
         self.place_pending()
 
+    def _serving_nodes(self) -> int:
+        return sum(1 for node in self.nodes if node.state == node_states.READY)
+
     def crash_node(self, node: Node, reason: str) -> None:
-        """A fault: the node stops at once with every container on it (it stays billed)."""
+        """A fault: the node stops at once; its replicas die with their requests.
+
+        The control plane does not know yet: the replicas stay counted and routable (as
+        :class:`DeadReplica`) until a controller unroutes and evicts them, or — for a policy
+        without one — until the balancer's health check gives up on them.
+        """
         if node.state in (node_states.TERMINATED, node_states.FAILED):
             return
         previous = node.state
         node.state = node_states.FAILED
+        node.failed_s = self.env.now
         self.log("fault", "node_crash", node.name, previous, node_states.FAILED, reason)
         for container in list(node.containers):
-            self.requests_lost_to_faults += container.kill(self.env.now, FAULT)
-            self._gone(container, "node failed")
+            self._die(container)
+        detection_s = self.setup.failure_detection_s
+        if detection_s is not None:
+            self.env.process(self._detect_failure(node, detection_s))
 
-    def terminate_node(self, node: Node, reason: str) -> None:
-        """Stop billing a node; its containers (if any are left) are lost."""
+    def _die(self, container: Container) -> None:
+        """A container's process is gone; the balancer keeps a dead stand-in for now."""
+        was_routable = container in self.balancer.routable
+        container.zombie = container.state not in (states.PENDING, states.GONE)
+        container.kill(self.env.now, FAULT)
+        if was_routable:
+            position = self.balancer.routable.index(container)
+            self.balancer.routable[position] = DeadReplica(container, self.recorder)  # type: ignore[call-overload]
+
+    def _detect_failure(self, node: Node, detection_s: float) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(detection_s)
+        if node.state == node_states.FAILED and not node.unroutable:
+            self.unroute_node(node, "health check failed", source="load-balancer")
+
+    def unroute_node(self, node: Node, reason: str, *, source: str = "cluster") -> None:
+        """The balancer stops sending requests to the node's replicas (dead or alive)."""
+        if node.unroutable:
+            return
+        node.unroutable = True
+        kept = [replica for replica in self.balancer.routable if replica.node is not node]
+        for replica in self.balancer.routable:
+            if replica.node is node:
+                replica.routable = False
+        self.balancer.routable[:] = kept
+        self.log(source, "unroute", node.name, "routable", "unroutable", reason)
+
+    def evict_node(self, node: Node, reason: str, *, source: str = "cluster") -> None:
+        """Delete the node's replicas; a deployment replaces them elsewhere."""
+        self.unroute_node(node, reason, source=source)
         for container in list(node.containers):
-            container.kill(self.env.now, FAULT)
+            if container.zombie or container.state == states.GONE:
+                self._gone(container, "evicted")
+            else:
+                self.remove_replica(container, reason)
+        self.log(source, "evict", node.name, "", "", reason)
+        self._reconcile_later(self.setup.replacement_delay_s)
+
+    def terminate_node(self, node: Node, reason: str, *, source: str = "cluster") -> None:
+        """Stop the machine and its billing at once; whatever ran on it is lost."""
+        if node.state == node_states.TERMINATED:
+            return
+        self.unroute_node(node, reason, source=source)
+        for container in list(node.containers):
+            if container.state != states.GONE:
+                container.kill(self.env.now, FAULT)
             self._gone(container, "node terminated")
         previous = node.state
         node.state = node_states.TERMINATED
         node.terminated_s = self.env.now
-        self.log("cluster", "terminate", node.name, previous, node_states.TERMINATED, reason)
+        node.stop_billing(self.env.now)
+        self.log(source, "terminate", node.name, previous, node_states.TERMINATED, reason)
+        if self.setup.replicas_per_node:
+            self.desired_replicas = self.setup.replicas_per_node * self._serving_nodes()
+        self._reconcile_later(self.setup.replacement_delay_s)
 
-    # --- containers ---------------------------------------------------------------------------
+    def remove_node(self, node: Node, reason: str, *, source: str = "cluster") -> None:
+        """Cordon and drain the node, then terminate it once its replicas are gone."""
+        if node.state not in (node_states.READY, node_states.PROVISIONING):
+            return
+        previous = node.state
+        node.state = node_states.DRAINING
+        self.log(source, "drain", node.name, previous, node_states.DRAINING, reason)
+        for container in list(node.containers):
+            self.remove_replica(container, reason)
+        if self.setup.replicas_per_node:
+            self.desired_replicas = self.setup.replicas_per_node * self._serving_nodes()
+        self._reconcile_later(0.0)
+        self.env.process(self._terminate_when_empty(node, reason, source))
 
-    def add_replica(self, *, ready: bool = False, node: Node | None = None) -> Container:
-        """A new container; placed at once if a node has room, else left pending."""
+    def _terminate_when_empty(
+        self, node: Node, reason: str, source: str
+    ) -> Generator[simpy.Event, Any, None]:
+        while any(c.state != states.GONE for c in node.containers):
+            yield self.env.timeout(1.0)
+        self.terminate_node(node, reason, source=source)
+
+    def resize_node(
+        self, node: Node, type_name: str, downtime_s: float, reason: str, *, source: str
+    ) -> None:
+        """Vertical scaling: stop the instance, change its type, start it again.
+
+        Its containers are stopped (requests still in them are lost with the machine), the
+        node is unbilled while stopped, and it comes back empty: a per-node policy starts its
+        containers on it again, the image still cached on its disk.
+        """
+        if node.state != node_states.READY:
+            return
+        previous_type = node.type_name
+        self.unroute_node(node, f"resize to {type_name}", source=source)
+        for container in list(node.containers):
+            if container.state != states.GONE:
+                container.kill(self.env.now, FAULT)
+            self._gone(container, "node stopped for a resize")
+        node.state = node_states.PROVISIONING
+        node.stop_billing(self.env.now)
+        self.log(source, "resize", node.name, previous_type, type_name, reason)
+        if self.setup.replicas_per_node:
+            self.desired_replicas = self.setup.replicas_per_node * self._serving_nodes()
+        self.env.process(self._resized(node, type_name, downtime_s))
+
+    def _resized(
+        self, node: Node, type_name: str, downtime_s: float
+    ) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(downtime_s)
+        if node.state != node_states.PROVISIONING:
+            return
+        node.change_type(type_name, self.catalogue[type_name])
+        node.unroutable = False
+        node.start_billing(self.env.now)
+        self._node_ready(node)
+
+    # --- replicas -----------------------------------------------------------------------------
+
+    def set_desired_replicas(self, count: int, reason: str, *, source: str) -> None:
+        """The Deployment's ``spec.replicas`` (or ``docker service scale``) becomes ``count``."""
+        previous = self.desired_replicas
+        self.desired_replicas = count
+        self.log(source, "set_replicas", "service", previous, count, reason)
+        self.reconcile()
+
+    def live_containers(self) -> list[Container]:
+        """Replicas the control plane counts: not terminating, not known to be gone."""
+        return [
+            c
+            for c in self.containers
+            if c.state not in (states.TERMINATING, states.GONE) or c.zombie
+        ]
+
+    def reconcile(self) -> None:
+        """A deployment's replica controller: create or delete replicas to match the count."""
+        if self.setup.replicas_per_node or not self.setup.replace_lost_replicas:
+            return
+        live = self.live_containers()
+        missing = self.desired_replicas - len(live)
+        for _ in range(missing):
+            self._add_container()
+        if missing < 0:
+            for victim in sorted(live, key=self._deletion_rank)[:-missing]:
+                self.remove_replica(victim, "scaled down")
+
+    def _deletion_rank(self, container: Container) -> tuple[float, ...]:
+        """ReplicaSet's choice of pods to delete: unscheduled, then not ready, then those on
+        crowded nodes, then the newest."""
+        node_load = len(container.node.containers) if container.node is not None else 0
+        return (
+            0 if container.state == states.PENDING else 1,
+            0 if container.state != states.READY else 1,
+            -node_load,
+            -container.created_s,
+        )
+
+    def _reconcile_later(self, delay_s: float) -> None:
+        if delay_s <= 0:
+            self.reconcile()
+            return
+
+        def later() -> Generator[simpy.Event, Any, None]:
+            yield self.env.timeout(delay_s)
+            self.reconcile()
+
+        self.env.process(later())
+
+    def _add_container(self, *, node: Node | None = None, ready: bool = False) -> Container:
         spec = self.scenario.service.container
+        concurrency = spec.concurrency
+        cpu_limit_m = spec.cpu_limit_m
+        if node is not None and self.setup.workers_per_core:
+            # Sized by the machine, as a Compose file whose worker count follows nproc: the
+            # node's cores shared by its containers, no CPU limit.
+            per_node = self.setup.replicas_per_node or 1
+            concurrency = max(1, self.setup.workers_per_core * node.instance.vcpu // per_node)
+            cpu_limit_m = None
         container = Container(
             name=f"replica-{len(self.containers)}",
             index=len(self.containers),
-            concurrency=spec.concurrency,
+            concurrency=concurrency,
             queue_limit=spec.queue_limit,
             timeout_s=self.scenario.service.timeout_s,
-            cpu_limit_m=spec.cpu_limit_m,
+            cpu_limit_m=cpu_limit_m,
             cpu_request_m=spec.cpu_request_m,
             memory_request_mib=spec.memory_request_mib,
             lane=self.lane,
@@ -198,51 +386,45 @@ class Cluster:
         )
         container.on_drained = self._drained
         self.containers.append(container)
-        if ready and node is not None:
+        if node is None:
+            self.pending.append(container)
+            self.place_pending()
+        elif ready:
             self._bind(container, node)
             node.images.add(spec.image)
             self._make_ready(container)
             self._route(container)
         else:
-            self.pending.append(container)
-            self.place_pending()
+            self._bind(container, node)
+            self.env.process(self._start(container))
         return container
+
+    def add_initial_replica(self, node: Node | None) -> Container:
+        """A replica already running at time 0 on ``node`` (or pending when none)."""
+        if node is None:
+            return self._add_container()
+        return self._add_container(node=node, ready=True)
 
     def place_pending(self) -> None:
         """Try to place every pending container (after a node or capacity appears)."""
-        spec = self.scenario.service.container
         for container in list(self.pending):
-            views = self.node_views()
             chosen = self.placement(
-                views, spec.cpu_request_m, spec.memory_request_mib, self._placement_rng
+                self.node_views(), self.replica_view(container), self._placement_rng
             )
             if chosen is None:
                 return
+            node = self.node_named(chosen)
+            if node is None or node.state != node_states.READY:
+                return
             self.pending.remove(container)
-            node = self.nodes[chosen]
             self._bind(container, node)
             self.log("scheduler", "place", container.name, "", node.name)
             self.env.process(self._start(container))
 
-    def node_views(self) -> list[NodeView]:
-        image = self.scenario.service.container.image
-        return [
-            NodeView(
-                index=node.index,
-                name=node.name,
-                cpu_m=node.cpu_m,
-                memory_mib=node.memory_mib,
-                requested_cpu_m=node.requested_cpu_m,
-                requested_memory_mib=node.requested_memory_mib,
-                replicas=len(node.containers),
-                has_image=image in node.images,
-            )
-            for node in self.nodes
-            if node.state == node_states.READY
-        ]
-
     def _bind(self, container: Container, node: Node) -> None:
         node.attach(container, self.env.now)
+        container.started_s = self.env.now
+        container.ready_transition_s = self.env.now
 
     def _start(self, container: Container) -> Generator[simpy.Event, Any, None]:
         spec = self.scenario.service.container
@@ -257,23 +439,59 @@ class Cluster:
             if container.state != states.PULLING:
                 return
             node.images.add(spec.image)
+        yield from self._run_container(container)
+
+    def _run_container(self, container: Container) -> Generator[simpy.Event, Any, None]:
+        """Start the application, wait for the readiness probe, then for the balancer."""
         container.state = states.STARTING
-        yield self.env.timeout(float(spec.startup_s.sample(self._startup_rng, 1)[0]))
+        running_s = self.env.now
+        startup_s = float(self.scenario.service.container.startup_s.sample(self._startup_rng, 1)[0])
+        yield self.env.timeout(self._ready_after_s(running_s, running_s + startup_s) - running_s)
         if container.state != states.STARTING:
             return
         self._make_ready(container)
         yield self.env.timeout(self.scenario.load_balancer.update_delay_s)
-        if container.state == states.READY:
+        node = container.node
+        if container.state == states.READY and node is not None and not node.unroutable:
             self._route(container)
+
+    def _ready_after_s(self, running_s: float, app_ready_s: float) -> float:
+        """When the readiness probe first sees the application up (and enough times)."""
+        period_s = self.setup.readiness_period_s
+        if period_s <= 0:
+            return app_ready_s
+        first_s = running_s + self.setup.readiness_initial_delay_s
+        probes = max(0, math.ceil((app_ready_s - first_s) / period_s - 1e-9))
+        return first_s + (probes + self.setup.readiness_successes - 1) * period_s
 
     def _make_ready(self, container: Container) -> None:
         previous = container.state
         container.state = states.READY
         container.ready_s = self.env.now
+        container.ready_transition_s = self.env.now
         self.log("container", "ready", container.name, previous, states.READY)
 
     def _route(self, container: Container) -> None:
         self.balancer.add(container)
+
+    def crash_container(self, container: Container, reason: str) -> None:
+        """A container fault: its requests are lost; it restarts in place after the
+        policy's restart delay (Kubernetes back-off, Swarm restart delay, Compose restart)."""
+        if container.state not in (states.STARTING, states.READY):
+            return
+        previous = container.state
+        self.balancer.remove(container)
+        container.kill(self.env.now, FAULT)
+        container.state = states.STARTING  # restarting, not routable
+        container.ready_transition_s = self.env.now
+        container.restarts += 1
+        self.log("fault", "container_crash", container.name, previous, "restarting", reason)
+        self.env.process(self._restart(container))
+
+    def _restart(self, container: Container) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(self.setup.restart_delay_s)
+        if container.state == states.STARTING and container.node is not None:
+            yield from self._run_container(container)
 
     def remove_replica(self, container: Container, reason: str = "") -> None:
         """Graceful termination: unroutable now, drained within the grace period."""
@@ -304,10 +522,82 @@ class Cluster:
     def _gone(self, container: Container, reason: str) -> None:
         self.balancer.remove(container)
         container.state = states.GONE
+        container.zombie = False
         if container.node is not None:
             container.node.detach(container, self.env.now)
         self.log("container", "gone", container.name, "", states.GONE, reason)
         self.place_pending()
+
+    # --- what the control plane sees ----------------------------------------------------------
+
+    def node_views(self) -> list[NodeView]:
+        image = self.scenario.service.container.image
+        now = self.env.now
+        return [
+            NodeView(
+                name=node.name,
+                index=node.index,
+                type_name=node.type_name,
+                state=node.state,  # type: ignore[arg-type]
+                cpu_m=node.cpu_m,
+                memory_mib=node.memory_mib,
+                requested_cpu_m=node.requested_cpu_m,
+                requested_memory_mib=node.requested_memory_mib,
+                replicas=sum(1 for c in node.containers if c.state != states.GONE or c.zombie),
+                launched_s=node.launched_s,
+                ready_s=node.ready_s,
+                heartbeat_s=node.failed_s if node.state == node_states.FAILED else now,
+                price_per_hour_usd=node.instance.price_per_hour_usd,
+                has_image=image in node.images,
+                role=node.role,
+                cpu_usage_m=sum(c.metric_usage_m or 0.0 for c in node.containers),
+                unroutable=node.unroutable,
+            )
+            for node in self.nodes
+            if node.state != node_states.TERMINATED
+        ]
+
+    def replica_view(self, container: Container) -> ReplicaView:
+        state = container.state
+        if container.zombie:
+            state = states.READY  # as far as anyone knows
+        return ReplicaView(
+            name=container.name,
+            node=container.node.name if container.node is not None else None,
+            state=state,  # type: ignore[arg-type]
+            created_s=container.created_s,
+            started_s=container.started_s,
+            ready_s=container.ready_s,
+            ready_transition_s=container.ready_transition_s,
+            cpu_request_m=container.request_m,
+            memory_request_mib=container.memory_request_mib,
+            cpu_usage_m=None if container.zombie else container.metric_usage_m,
+            metric_time_s=container.metric_time_s,
+            metric_window_s=self.setup.metrics_window_s,
+        )
+
+    def replica_views(self) -> list[ReplicaView]:
+        return [self.replica_view(c) for c in self.containers if c.state != states.GONE or c.zombie]
+
+    def scrape_metrics(self, now: float) -> None:
+        """metrics-server: each running container's mean CPU over the last window.
+
+        A container needs two scrapes before it has a sample (a rate needs two points), so a
+        new replica has no metric for up to one resolution period — the HPA's "missing" pods.
+        """
+        for container in self.containers:
+            if container.node is None or container.state not in (states.STARTING, states.READY):
+                container.metric_baseline_core_s = None
+                container.metric_usage_m = None
+                continue
+            used_core_s = container.cpu_used_until(now)
+            baseline = container.metric_baseline_core_s
+            if baseline is not None and now > container.metric_baseline_s:
+                span_s = now - container.metric_baseline_s
+                container.metric_usage_m = 1000 * (used_core_s - baseline) / span_s
+                container.metric_time_s = now
+            container.metric_baseline_core_s = used_core_s
+            container.metric_baseline_s = now
 
     # --- gauges -------------------------------------------------------------------------------
 
@@ -331,7 +621,11 @@ class Cluster:
         return sum(node.cost_usd(now, minimum_s) for node in self.nodes)
 
     def billed_nodes(self) -> int:
-        return sum(1 for node in self.nodes if node.state != node_states.TERMINATED)
+        return sum(
+            1
+            for node in self.nodes
+            if node.state != node_states.TERMINATED and node.billing[-1].end_s is None
+        )
 
     def cpu_used_core_s(self, now: float) -> float:
         return sum(c.cpu_used_until(now) for c in self.containers if c.node is not None)

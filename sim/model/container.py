@@ -72,6 +72,10 @@ class Container:
         "limit_m",
         "max_demand_m",
         "memory_request_mib",
+        "metric_baseline_core_s",
+        "metric_baseline_s",
+        "metric_time_s",
+        "metric_usage_m",
         "name",
         "node",
         "on_drained",
@@ -79,13 +83,17 @@ class Container:
         "queue_limit",
         "rate",
         "ready_s",
+        "ready_transition_s",
         "request_m",
+        "restarts",
         "routable",
+        "started_s",
         "state",
         "timeout_s",
         "virtual_at_s",
         "virtual_s",
         "wakeup_s",
+        "zombie",
     )
 
     def __init__(
@@ -138,6 +146,16 @@ class Container:
         self._warmup_s = recorder.warmup_s
         self._log = recorder.request_log
         self.on_drained: Callable[[Container], None] | None = None
+        # What the control plane knows: when a node took it, when Ready last changed, whether
+        # it is dead without anyone knowing yet, and the latest metrics-server sample.
+        self.started_s = math.nan
+        self.ready_transition_s = math.nan
+        self.zombie = False
+        self.metric_usage_m: float | None = None
+        self.metric_time_s = math.nan
+        self.metric_baseline_core_s: float | None = None
+        self.metric_baseline_s = math.nan
+        self.restarts = 0
 
     # --- traffic ------------------------------------------------------------------------------
 
@@ -426,3 +444,30 @@ class Container:
         waiting = [(arrival_s, endpoint) for arrival_s, _, endpoint in self.queue]
         serving = [(entry[1], entry[2]) for entry in self.in_service if entry[3]]
         return serving + waiting
+
+
+class DeadReplica:
+    """What a balancer still points at after a replica died, until it notices.
+
+    Requests sent here fail at once (a connection refused or reset: an HTTP 5xx for the
+    client). It stands in the balancer's list in place of the dead container, so the hot
+    path of live containers pays nothing for failures.
+    """
+
+    __slots__ = ("_recorder", "busy", "index", "name", "node", "queue", "routable")
+
+    def __init__(self, container: Container, recorder: Recorder) -> None:
+        self.name = container.name
+        self.node = container.node
+        self.index = container.index
+        self.routable = True
+        self.busy = 0
+        self.queue: tuple[()] = ()
+        self._recorder = recorder
+
+    @property
+    def in_flight(self) -> int:
+        return 0
+
+    def accept(self, now: float, demand_s: float, endpoint: int) -> None:
+        self._recorder.reject(now, now, endpoint, self.index, FAULT)

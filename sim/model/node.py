@@ -15,6 +15,7 @@ its CPU limit.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sim.config.catalogue import InstanceType
@@ -29,13 +30,28 @@ TERMINATED = "terminated"
 FAILED = "failed"
 
 
+@dataclass
+class BillingStretch:
+    """One stretch during which the instance ran and was billed."""
+
+    start_s: float
+    end_s: float | None
+    price_per_hour_usd: float
+
+    def billed_s(self, now: float, minimum_s: float) -> float:
+        end_s = self.end_s if self.end_s is not None else now
+        return max(end_s - self.start_s, minimum_s)
+
+
 class Node:
     """One machine of the cluster."""
 
     __slots__ = (
+        "billing",
         "containers",
         "contended",
         "cpu_m",
+        "failed_s",
         "images",
         "index",
         "instance",
@@ -45,11 +61,14 @@ class Node:
         "name",
         "pull_free_s",
         "ready_s",
+        "reserved_cpu_m",
+        "reserved_memory_mib",
         "role",
         "state",
         "terminated_s",
         "total_demand_m",
         "type_name",
+        "unroutable",
     )
 
     def __init__(
@@ -80,6 +99,13 @@ class Node:
         self.max_demand_m = 0  # the most they could ever ask for together
         self.contended = False
         self.role = "worker"
+        self.failed_s = math.nan
+        self.unroutable = False  # the balancer no longer uses replicas here
+        self.reserved_cpu_m = reserved_cpu_m
+        self.reserved_memory_mib = reserved_memory_mib
+        # Billed stretches [start, end or None, USD per hour]: a resize stops the instance,
+        # and a stopped EC2 instance is not billed; each start has its minimum.
+        self.billing = [BillingStretch(launched_s, None, instance.price_per_hour_usd)]
 
     # --- placement bookkeeping ----------------------------------------------------------------
 
@@ -102,12 +128,30 @@ class Node:
     # --- billing ------------------------------------------------------------------------------
 
     def billed_s(self, now: float, minimum_s: float) -> float:
-        """Seconds billed from launch to ``now`` (or to termination), at least ``minimum_s``."""
-        end = self.terminated_s if not math.isnan(self.terminated_s) else now
-        return max(end - self.launched_s, minimum_s)
+        """Seconds billed up to ``now``: every running stretch, each at least ``minimum_s``."""
+        return sum(stretch.billed_s(now, minimum_s) for stretch in self.billing)
 
     def cost_usd(self, now: float, minimum_s: float) -> float:
-        return self.instance.price_per_hour_usd * self.billed_s(now, minimum_s) / 3600
+        """Dollars billed up to ``now``."""
+        return sum(
+            stretch.price_per_hour_usd * stretch.billed_s(now, minimum_s) / 3600
+            for stretch in self.billing
+        )
+
+    def stop_billing(self, now: float) -> None:
+        """The instance stops (terminated, or stopped for a resize)."""
+        if self.billing and self.billing[-1].end_s is None:
+            self.billing[-1].end_s = now
+
+    def start_billing(self, now: float) -> None:
+        self.billing.append(BillingStretch(now, None, self.instance.price_per_hour_usd))
+
+    def change_type(self, type_name: str, instance: InstanceType) -> None:
+        """A resized machine: new capacity and price (its containers were stopped)."""
+        self.type_name = type_name
+        self.instance = instance
+        self.cpu_m = max(0, instance.cpu_m - self.reserved_cpu_m)
+        self.memory_mib = max(0, instance.memory_mib - self.reserved_memory_mib)
 
     # --- CPU sharing --------------------------------------------------------------------------
 

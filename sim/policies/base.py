@@ -17,6 +17,14 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+_COUNT_EPSILON = 1e-9  # 10 × 1.1 is 11.000000000000002 in floats: that must not round up to 12
+
+
+def ceil_count(value: float) -> int:
+    """The smallest whole count not below ``value``, ignoring float noise of 1e-9."""
+    return math.ceil(value - _COUNT_EPSILON)
+
+
 ReplicaPhase = Literal["pending", "pulling", "starting", "ready", "terminating"]
 
 
@@ -145,17 +153,35 @@ Placement = Callable[[list[NodeView], ReplicaView, np.random.Generator], str | N
 
 @dataclass
 class PolicySetup:
-    """What a policy asks of the engine: its controllers, placement and routing defaults.
+    """What a policy asks of the engine: controllers, placement, routing and recovery.
 
-    ``failure_detection_s`` is how long after a node dies its replicas stop receiving
-    traffic when no controller says so earlier; ``readiness_period_s`` the readiness probe
-    period (a replica is routable at the first probe after its application is up; 0: at
-    once).
+    Replicas are kept either as a deployment (a desired count placed by ``placement``; lost
+    replicas replaced when ``replace_lost_replicas``, after ``replacement_delay_s``) or, when
+    ``replicas_per_node`` is set, as that many containers on every ready node.
+    ``failure_detection_s``: when no controller handles node failures, how long the balancer
+    keeps sending requests to a dead node's replicas (its health check). A replica becomes
+    ready at the first readiness probe (``readiness_initial_delay_s`` after it starts, then
+    every ``readiness_period_s``; 0: at once) that finds the application up, after
+    ``readiness_successes`` consecutive successes. A crashed container restarts in place after
+    ``restart_delay_s``. ``metrics_resolution_s``/``metrics_window_s``: how often CPU usage is
+    scraped and over what window.
     """
 
     name: str
     controllers: list[Controller] = field(default_factory=list)
     placement: Placement | None = None
     balancer: str = "round_robin"
+    replicas_per_node: int | None = None
+    replace_lost_replicas: bool = False
+    replacement_delay_s: float = 0.0
+    failure_detection_s: float | None = None
     readiness_initial_delay_s: float = 0.0
     readiness_period_s: float = 0.0
+    readiness_successes: int = 1
+    restart_delay_s: float = 0.0
+    metrics_resolution_s: float = 15.0
+    metrics_window_s: float = 15.0
+    workers_per_core: int | None = None
+    manager_nodes: int = 0
+    drain_managers: bool = False
+    resize_downtime_s: Callable[[], float] | None = None

@@ -1,0 +1,113 @@
+"""``kubernetes``: the HPA, kube-scheduler, the cluster autoscaler, kube-proxy and node failure.
+
+The pieces run as they do in a cluster, each on its own period: metrics-server scrapes CPU
+every 15 s; the HPA (:mod:`sim.policies.hpa`) sets the Deployment's replicas every 15 s;
+kube-scheduler (:mod:`sim.policies.scheduling`) places new pods by their requests or leaves
+them Pending; the cluster autoscaler (:mod:`sim.policies.autoscaler`) adds nodes for Pending
+pods and removes idle ones; the node lifecycle controller below handles dead nodes; kube-proxy
+in iptables mode balances at random; readiness probes run every 10 s.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.config.policies import NodeLifecycle
+from sim.config.schema import Scenario
+from sim.policies.autoscaler import ClusterAutoscalerController, node_groups_for
+from sim.policies.base import Action, Controller, Decision, Observation, PolicySetup
+from sim.policies.hpa import HpaController
+from sim.policies.scheduling import kube_scheduler
+
+CRASH_LOOP_FIRST_BACKOFF_S = 10.0
+"""kubelet's first restart back-off for a crashed container (then doubling, up to 5 min)."""
+
+NODE_MONITOR_PERIOD_S = 5.0
+"""kube-controller-manager ``--node-monitor-period``: how often node health is checked."""
+
+
+class NodeLifecycleController:
+    """Marks a silent node NotReady after the grace period, evicts its pods after the
+    toleration.
+
+    A node whose kubelet stops posting status is ``Unknown`` once ``node_monitor_grace_s``
+    has passed (50 s since Kubernetes 1.32); its pods are then marked not ready, so the
+    endpoints controller and kube-proxy stop routing to them. After the default
+    ``tolerationSeconds`` of 300 s for the ``unreachable`` taint, the pods are evicted and
+    their ReplicaSet creates replacements, which the scheduler places elsewhere.
+    """
+
+    name = "node-lifecycle"
+
+    def __init__(self, settings: NodeLifecycle, phase_s: float = 0.0) -> None:
+        self.settings = settings
+        self.period_s = NODE_MONITOR_PERIOD_S
+        self.phase_s = phase_s
+        self._not_ready: set[str] = set()
+        self._evicted: set[str] = set()
+
+    def decide(self, observation: Observation) -> Decision:
+        """Unroute nodes silent past the grace period; evict those past the toleration."""
+        grace_s = self.settings.node_monitor_grace_s
+        evict_after_s = grace_s + self.settings.pod_eviction_toleration_s
+        actions: list[Action] = []
+        reasons: list[str] = []
+        for node in observation.nodes:
+            if node.state == "terminated":
+                continue
+            silent_s = observation.now_s - node.heartbeat_s
+            if silent_s > grace_s and node.name not in self._not_ready:
+                self._not_ready.add(node.name)
+                actions.append(Action("unroute_node", target=node.name))
+                reasons.append(f"{node.name} silent {silent_s:.0f} s > grace {grace_s:g} s")
+            if silent_s > evict_after_s and node.name not in self._evicted:
+                self._evicted.add(node.name)
+                actions.append(Action("evict_node", target=node.name))
+                reasons.append(
+                    f"{node.name} NotReady past the {self.settings.pod_eviction_toleration_s:g} s "
+                    "toleration: pods evicted"
+                )
+        return Decision(tuple(actions), "; ".join(reasons) or "all nodes healthy")
+
+
+def setup(scenario: Scenario, phase_rng: np.random.Generator) -> PolicySetup:
+    """The Kubernetes control plane for ``scenario.policy.kubernetes``.
+
+    Each control loop starts at a random phase within its period, as the real controllers
+    (started whenever their process started) do.
+    """
+    settings = scenario.policy.kubernetes
+    cluster = scenario.cluster
+    hpa = settings.hpa
+    autoscaling = settings.cluster_autoscaler
+    controllers: list[Controller] = [
+        HpaController(hpa, phase_s=float(phase_rng.uniform(0, hpa.sync_period_s))),
+        NodeLifecycleController(
+            settings.node_lifecycle, phase_s=float(phase_rng.uniform(0, NODE_MONITOR_PERIOD_S))
+        ),
+    ]
+    if autoscaling.enabled:
+        controllers.append(
+            ClusterAutoscalerController(
+                autoscaling,
+                node_groups=node_groups_for(cluster, autoscaling),
+                min_nodes=cluster.min_nodes,
+                max_nodes=cluster.max_nodes,
+                max_pods_per_node=settings.scheduler.max_pods_per_node,
+                phase_s=float(phase_rng.uniform(0, autoscaling.scan_interval_s)),
+                rng=phase_rng,
+            )
+        )
+    probe = settings.readiness_probe
+    return PolicySetup(
+        name="kubernetes",
+        controllers=controllers,
+        placement=kube_scheduler(settings.scheduler.scoring, settings.scheduler.max_pods_per_node),
+        balancer="random",  # kube-proxy, iptables mode
+        replace_lost_replicas=True,
+        readiness_initial_delay_s=probe.initial_delay_s,
+        readiness_period_s=probe.period_s,
+        restart_delay_s=CRASH_LOOP_FIRST_BACKOFF_S,
+        metrics_resolution_s=settings.metrics_server.resolution_s,
+        metrics_window_s=settings.metrics_server.window_s,
+    )

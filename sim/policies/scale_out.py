@@ -1,0 +1,239 @@
+"""``scale_out``: an EC2 Auto Scaling group of VMs behind a load balancer.
+
+The group follows a target tracking policy on its average CPU utilization (AWS "Target
+tracking scaling policies for Amazon EC2 Auto Scaling"): the policy owns two CloudWatch alarms,
+a high one that breaches after 3 one-minute datapoints above the target and a low one after 15
+datapoints below 90 % of it, and sets the group's capacity in proportion to how far the metric
+is from the target. Instances still in their warm-up do not count in the metric but do count
+as capacity, so a scale-out in progress is not repeated. The load balancer's health checks
+(every 30 s, unhealthy after 2 failures) make the group replace a dead instance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config.policies import ScaleOut
+from sim.config.schema import Scenario
+from sim.policies.base import Action, Decision, NodeView, Observation, PolicySetup, ceil_count
+
+ELB_UNHEALTHY_THRESHOLD = 2
+"""Consecutive failed health checks before the load balancer marks a target unhealthy
+(ELB ``UnhealthyThresholdCount`` default)."""
+
+_TIME_EPSILON_S = 1e-9  # a call at 59.99999999999 s (a float sum) still takes the 60 s datapoint
+
+
+def _utilization(node: NodeView) -> float:
+    return node.cpu_usage_m / node.cpu_m if node.cpu_m > 0 else 0.0
+
+
+class TargetTrackingScaler:
+    """An EC2 Auto Scaling group with target tracking on average CPU utilization.
+
+    Datapoints: every ``metric_period_s`` (CloudWatch's 1-minute detailed monitoring), the
+    mean of ``cpu_usage_m / cpu_m`` over the in-service VMs — ready, routable and past
+    ``warmup_s`` since they became ready (instances in warm-up are left out of the aggregate).
+    With no VM in service the datapoint is missing, which breaks any run of breaching ones.
+
+    - Scale out when the last ``scale_out_datapoints`` (3) all exceed the target: the group's
+      capacity becomes ``ceil(in_service × mean / target)``, capped at ``max_vms``; VMs still
+      launching or warming up count towards it, so only the difference is launched. Re-checked
+      at every datapoint while the alarm stays in breach.
+    - Scale in when the last ``scale_in_datapoints`` (15) are all below ``target ×
+      scale_in_ratio``: capacity ``max(min_vms, ceil(in_service × mean / target))``, reached by
+      removing one VM at a time — the oldest in service, drained first — and not within
+      ``cooldown_s`` of the last scaling activity (a scale-out, a scale-in or a launch to
+      restore ``min_vms``), nor while another VM is still draining.
+    - Health: a VM whose heartbeat is older than ``health_check_interval_s ×
+      ELB_UNHEALTHY_THRESHOLD`` (60 s) is unhealthy: it is unrouted, terminated and replaced by
+      one new VM, once per VM. Replacement does not change the group's capacity, so it is not
+      a scaling activity.
+    - Fewer than ``min_vms`` VMs (a VM lost, a replacement pending): launch the difference.
+
+    The group's VMs are those neither terminated nor draining nor replaced; a VM that died
+    but has not yet failed its health checks still counts, as it does in the real group.
+    The controller is called every ``min(metric_period_s, health_check_interval_s)`` and
+    takes a datapoint at the first call at or after ``phase_s + k × metric_period_s``.
+    """
+
+    name = "auto-scaling-group"
+
+    def __init__(self, settings: ScaleOut, *, node_type: str, phase_s: float) -> None:
+        if settings.max_vms < settings.min_vms:
+            raise ValueError(
+                f"max_vms ({settings.max_vms}) must be at least min_vms ({settings.min_vms})"
+            )
+        self.settings = settings
+        self.node_type = node_type
+        self.phase_s = phase_s
+        self.period_s = min(settings.metric_period_s, settings.health_check_interval_s)
+        self.unhealthy_after_s = settings.health_check_interval_s * ELB_UNHEALTHY_THRESHOLD
+        window = max(settings.scale_out_datapoints, settings.scale_in_datapoints)
+        self._datapoints: deque[float | None] = deque(maxlen=window)
+        self._datapoints_taken = 0
+        self._last_scaling_s = -math.inf
+        self._replaced: set[str] = set()
+
+    @property
+    def datapoints(self) -> tuple[float | None, ...]:
+        """The recent datapoints, oldest first (None: no VM was in service)."""
+        return tuple(self._datapoints)
+
+    def decide(self, observation: Observation) -> Decision:
+        now = observation.now_s
+        actions: list[Action] = []
+        notes: list[str] = []
+        replacements = self._replace_unhealthy(observation, actions, notes)
+        members = [
+            node
+            for node in observation.nodes
+            if node.state not in ("terminated", "draining") and node.name not in self._replaced
+        ]
+        total = len(members) + replacements
+        if total < self.settings.min_vms:
+            missing = self.settings.min_vms - total
+            actions.append(Action("launch_nodes", value=missing, target=self.node_type))
+            notes.append(f"{total} VMs < min_vms {self.settings.min_vms}: launch {missing}")
+            total += missing
+            self._last_scaling_s = now
+        if self._datapoint_due(now):
+            group = _Group(
+                now_s=now,
+                in_service=self._in_service(now, members),
+                total=total,
+                draining=[node.name for node in observation.nodes if node.state == "draining"],
+            )
+            actions.extend(self._track_target(group, notes))
+        if not notes:
+            notes.append(f"{total} VMs healthy; no datapoint due")
+        return Decision(tuple(actions), "; ".join(notes))
+
+    # --- membership and health ----------------------------------------------------------------
+
+    def _in_service(self, now_s: float, members: list[NodeView]) -> list[NodeView]:
+        warm_since = now_s + _TIME_EPSILON_S - self.settings.warmup_s
+        return [
+            node
+            for node in members
+            if node.state == "ready" and not node.unroutable and node.ready_s <= warm_since
+        ]
+
+    def _replace_unhealthy(
+        self, observation: Observation, actions: list[Action], notes: list[str]
+    ) -> int:
+        now = observation.now_s
+        unhealthy = [
+            node
+            for node in observation.nodes
+            if node.state != "terminated"
+            and node.name not in self._replaced
+            and now - node.heartbeat_s > self.unhealthy_after_s
+        ]
+        for node in unhealthy:
+            self._replaced.add(node.name)
+            actions.append(Action("unroute_node", target=node.name))
+            actions.append(Action("terminate_node", target=node.name))
+            actions.append(Action("launch_nodes", value=1, target=self.node_type))
+            notes.append(
+                f"{node.name} failed {ELB_UNHEALTHY_THRESHOLD} health checks "
+                f"(silent {now - node.heartbeat_s:.0f} s): terminate and replace"
+            )
+        return len(unhealthy)
+
+    # --- target tracking ----------------------------------------------------------------------
+
+    def _datapoint_due(self, now_s: float) -> bool:
+        period = self.settings.metric_period_s
+        if now_s + _TIME_EPSILON_S < self.phase_s + self._datapoints_taken * period:
+            return False
+        self._datapoints_taken = math.floor((now_s + _TIME_EPSILON_S - self.phase_s) / period) + 1
+        return True
+
+    def _last_all(self, count: int, breaching: Callable[[float], bool]) -> bool:
+        recent = list(self._datapoints)[-count:]
+        return len(recent) == count and all(
+            value is not None and breaching(value) for value in recent
+        )
+
+    def _track_target(self, group: _Group, notes: list[str]) -> list[Action]:
+        in_service = group.in_service
+        mean = sum(map(_utilization, in_service)) / len(in_service) if in_service else None
+        self._datapoints.append(mean)
+        if mean is None:
+            notes.append("no VM in service: datapoint missing")
+            return []
+        target = self.settings.target_cpu_utilization
+        desired = ceil_count(len(in_service) * mean / target)
+        shown = f"CPU {mean:.0%} over {len(in_service)} in-service VMs (target {target:.0%})"
+        high_for = self.settings.scale_out_datapoints
+        if self._last_all(high_for, lambda value: value > target):
+            shown = f"{shown} for {high_for} datapoints"
+            return self._scale_out(group, min(desired, self.settings.max_vms), shown, notes)
+        low = target * self.settings.scale_in_ratio
+        low_for = self.settings.scale_in_datapoints
+        if self._last_all(low_for, lambda value: value < low):
+            shown = f"{shown} below {low:.0%} for {low_for} datapoints"
+            return self._scale_in(group, max(self.settings.min_vms, desired), shown, notes)
+        notes.append(f"{shown}: no alarm")
+        return []
+
+    def _scale_out(self, group: _Group, desired: int, shown: str, notes: list[str]) -> list[Action]:
+        if desired <= group.total:
+            cap = ", the max_vms cap" if desired == self.settings.max_vms else ""
+            notes.append(f"{shown}: {group.total} VMs already cover {desired}{cap}")
+            return []
+        self._last_scaling_s = group.now_s
+        notes.append(f"{shown}: scale out {group.total} → {desired} VMs")
+        return [Action("launch_nodes", value=desired - group.total, target=self.node_type)]
+
+    def _scale_in(self, group: _Group, desired: int, shown: str, notes: list[str]) -> list[Action]:
+        if group.total <= desired:
+            notes.append(f"{shown}: {group.total} VMs, desired {desired}")
+            return []
+        since = group.now_s - self._last_scaling_s
+        if since + _TIME_EPSILON_S < self.settings.cooldown_s:
+            notes.append(f"{shown}: in cooldown, {since:.0f} s since the last scaling")
+            return []
+        if group.draining:
+            notes.append(f"{shown}: waiting for {group.draining[0]} to finish draining")
+            return []
+        oldest = min(group.in_service, key=lambda node: (node.launched_s, node.index))
+        self._last_scaling_s = group.now_s
+        notes.append(f"{shown}: scale in {group.total} → {group.total - 1}, removing {oldest.name}")
+        return [Action("remove_node", target=oldest.name)]
+
+
+@dataclass(frozen=True)
+class _Group:
+    """The group at one datapoint: its in-service VMs, its size, the VMs draining out."""
+
+    now_s: float
+    in_service: list[NodeView]
+    total: int
+    draining: list[str]
+
+
+def setup(scenario: Scenario, phase_rng: np.random.Generator) -> PolicySetup:
+    """An Auto Scaling group of VMs, each running ``containers_per_vm`` containers, behind an
+    application load balancer whose health checks decide when a VM serves."""
+    settings = scenario.policy.scale_out
+    return PolicySetup(
+        name="scale_out",
+        controllers=[
+            TargetTrackingScaler(
+                settings,
+                node_type=scenario.cluster.node_type,
+                phase_s=float(phase_rng.uniform(0, settings.metric_period_s)),
+            )
+        ],
+        balancer="round_robin",
+        replicas_per_node=settings.containers_per_vm,
+        readiness_period_s=settings.health_check_interval_s,
+        readiness_successes=settings.healthy_threshold,
+    )

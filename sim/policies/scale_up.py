@@ -1,0 +1,260 @@
+"""``scale_up``: bigger machines instead of more of them.
+
+A Compose deployment on one VM (or a few) grows by moving each VM up its instance family's
+ladder (m5.large → m5.xlarge → …), the way a team resizes a database or a monolith's host.
+EC2 changes an instance's type only while it is stopped, so every step is an outage of that
+machine (stop ≈ 30–60 s, boot ≈ 2 min); teams therefore resize one server at a time, in a
+maintenance-window habit (ministryofjustice/modernisation-platform#13559), and a family's
+largest size (m5.24xlarge, 96 vCPU) is a hard ceiling. Price is linear in size within a family,
+so the ladder buys no unit-price discount: its costs are the downtime and the ceiling.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping, Sequence
+from itertools import pairwise
+
+import numpy as np
+
+from sim.config.catalogue import InstanceType, family_ladder
+from sim.config.policies import ScaleUp
+from sim.config.schema import Scenario
+from sim.policies.base import Action, Decision, NodeView, Observation, PolicySetup
+from sim.policies.load_balancer import ALB_HEALTH_CHECK_INTERVAL_S, ALB_HEALTHY_THRESHOLD
+
+FAILED_HEARTBEAT_S = 60.0
+"""Silence after which a node counts as failed: EC2 runs its status checks every minute, and
+an auto-recovery alarm on ``StatusCheckFailed_System`` acts after one failed 1-minute
+datapoint."""
+
+
+def ladder_for(
+    settings: ScaleUp, node_type: str, catalogue: Mapping[str, InstanceType]
+) -> list[str]:
+    """The sizes a node of ``node_type`` may take, smallest first.
+
+    With no explicit ``settings.ladder``, the node type's family from the catalogue
+    (``family_ladder``). An explicit ladder must name known instance types, in strictly
+    ascending vCPU order, and include ``node_type`` (the size the nodes start at).
+    """
+    if node_type not in catalogue:
+        raise ValueError(f"scale_up: unknown node type {node_type!r}")
+    if not settings.ladder:
+        return family_ladder(node_type, dict(catalogue))
+    ladder = list(settings.ladder)
+    unknown = [name for name in ladder if name not in catalogue]
+    if unknown:
+        raise ValueError(f"scale_up.ladder: unknown instance type(s) {', '.join(unknown)}")
+    for smaller, larger in pairwise(ladder):
+        if catalogue[larger].vcpu <= catalogue[smaller].vcpu:
+            raise ValueError(
+                f"scale_up.ladder must ascend in vCPU: {larger} ({catalogue[larger].vcpu} vCPU) "
+                f"follows {smaller} ({catalogue[smaller].vcpu} vCPU)"
+            )
+    if node_type not in ladder:
+        raise ValueError(
+            f"scale_up.ladder must include the cluster's node type {node_type} "
+            f"(ladder: {', '.join(ladder)})"
+        )
+    return ladder
+
+
+class VerticalScaler:
+    """Moves a node up (or down) its ladder when its CPU stays out of bounds.
+
+    Every ``evaluation_period_s`` each ready node gives one datapoint, ``cpu_usage_m /
+    cpu_m``. When a node's last ``ceil(sustained_s / evaluation_period_s)`` datapoints (at
+    least one) all exceed ``scale_up_threshold``, it is resized to the next size of the
+    ladder; when ``scale_down_threshold`` is set and they are all below it, to the previous
+    size. A node is not resized within ``cooldown_s`` of its last resize (counted from when
+    the resize was asked for), and its datapoints start afresh after a resize or any time
+    it is not ready, so a resized machine is judged on its new size only.
+
+    One resize at a time: none while any node is not ready (a node being resized shows
+    ``provisioning``; a failed or draining one also waits), and at most one per decision —
+    a scale-up before a scale-down, the busiest node first. At the top of the ladder the
+    reason says the node cannot grow.
+
+    A node silent for more than ``failure_after_s`` (60 s) is recovered the way EC2
+    auto-recovery does it, modelled as replacing the machine: unroute it, terminate it and
+    launch one node of its current type, once per node.
+    """
+
+    name = "vertical-scaler"
+
+    def __init__(
+        self,
+        settings: ScaleUp,
+        *,
+        ladder: Sequence[str],
+        phase_s: float,
+        failure_after_s: float = FAILED_HEARTBEAT_S,
+    ) -> None:
+        if not ladder:
+            raise ValueError("ladder must name at least one instance type")
+        self.settings = settings
+        self.ladder = list(ladder)
+        self.phase_s = phase_s
+        self.period_s = settings.evaluation_period_s
+        self.failure_after_s = failure_after_s
+        self.datapoints_needed = max(
+            1, math.ceil(settings.sustained_s / settings.evaluation_period_s - 1e-9)
+        )
+        self._history: dict[str, deque[float]] = {}
+        self._last_resize_s: dict[str, float] = {}
+        self._recovered: set[str] = set()
+
+    def history(self, node_name: str) -> tuple[float, ...]:
+        """The node's current run of datapoints, oldest first."""
+        return tuple(self._history.get(node_name, ()))
+
+    def decide(self, observation: Observation) -> Decision:
+        actions: list[Action] = []
+        notes: list[str] = []
+        failed = self._recover_failed(observation, actions, notes)
+        ready = [
+            node
+            for node in observation.nodes
+            if node.state == "ready" and node.name not in self._recovered
+        ]
+        self._record(observation.nodes, ready)
+        busy = failed + [
+            node.name for node in observation.nodes if node.state not in ("ready", "terminated")
+        ]
+        if busy:
+            notes.append(f"waiting for {busy[0]} to be ready: one resize at a time")
+        else:
+            actions.extend(self._resize_one(observation.now_s, ready, notes))
+        if not notes:
+            notes.append(
+                f"{len(ready)} ready nodes; none sustained above "
+                f"{self.settings.scale_up_threshold:.0%}{self._below_text()}"
+            )
+        return Decision(tuple(actions), "; ".join(notes))
+
+    # --- datapoints ---------------------------------------------------------------------------
+
+    def _record(self, nodes: Sequence[NodeView], ready: list[NodeView]) -> None:
+        ready_names = {node.name for node in ready}
+        for node in nodes:
+            if node.name not in ready_names:
+                self._history.pop(node.name, None)
+        for node in ready:
+            run = self._history.setdefault(node.name, deque(maxlen=self.datapoints_needed))
+            run.append(node.cpu_usage_m / node.cpu_m if node.cpu_m > 0 else 0.0)
+
+    def _below_text(self) -> str:
+        low = self.settings.scale_down_threshold
+        return f" or below {low:.0%}" if low is not None else ""
+
+    # --- failure ------------------------------------------------------------------------------
+
+    def _recover_failed(
+        self, observation: Observation, actions: list[Action], notes: list[str]
+    ) -> list[str]:
+        now = observation.now_s
+        failed = [
+            node
+            for node in observation.nodes
+            if node.state != "terminated"
+            and node.name not in self._recovered
+            and now - node.heartbeat_s > self.failure_after_s
+        ]
+        for node in failed:
+            self._recovered.add(node.name)
+            self._history.pop(node.name, None)
+            actions.append(Action("unroute_node", target=node.name))
+            actions.append(Action("terminate_node", target=node.name))
+            actions.append(Action("launch_nodes", value=1, target=node.type_name))
+            notes.append(
+                f"{node.name} silent {now - node.heartbeat_s:.0f} s "
+                f"(> {self.failure_after_s:g} s): recover onto a new {node.type_name}"
+            )
+        return [node.name for node in failed]
+
+    # --- resizing -----------------------------------------------------------------------------
+
+    def _resize_one(self, now_s: float, ready: list[NodeView], notes: list[str]) -> list[Action]:
+        ups: list[tuple[float, NodeView, str]] = []
+        downs: list[tuple[float, NodeView, str]] = []
+        for node in ready:
+            run = self._history[node.name]
+            if len(run) < self.datapoints_needed:
+                continue
+            mean = sum(run) / len(run)
+            if all(value > self.settings.scale_up_threshold for value in run):
+                step = self._step(now_s, node, +1, mean, notes)
+                if step:
+                    ups.append((mean, node, step))
+            elif self._all_below(run):
+                step = self._step(now_s, node, -1, mean, notes)
+                if step:
+                    downs.append((mean, node, step))
+        if ups:
+            mean, node, size = max(ups, key=lambda item: (item[0], -item[1].index))
+        elif downs:
+            mean, node, size = min(downs, key=lambda item: (item[0], item[1].index))
+        else:
+            return []
+        self._last_resize_s[node.name] = now_s
+        self._history.pop(node.name, None)
+        held = self.datapoints_needed * self.settings.evaluation_period_s
+        notes.append(f"{node.name} CPU {mean:.0%} for {held:g} s: resize {node.type_name} → {size}")
+        return [Action("resize_node", value=size, target=node.name)]
+
+    def _all_below(self, run: deque[float]) -> bool:
+        low = self.settings.scale_down_threshold
+        return low is not None and all(value < low for value in run)
+
+    def _step(
+        self, now_s: float, node: NodeView, direction: int, mean: float, notes: list[str]
+    ) -> str | None:
+        """The size ``direction`` steps from the node's, or None (with a note) if it cannot."""
+        word = "up" if direction > 0 else "down"
+        if node.type_name not in self.ladder:
+            notes.append(f"{node.name} is a {node.type_name}, not on the ladder: cannot scale")
+            return None
+        position = self.ladder.index(node.type_name) + direction
+        if position >= len(self.ladder):
+            notes.append(f"{node.type_name} is the largest: cannot scale up ({node.name})")
+            return None
+        if position < 0:
+            notes.append(f"{node.type_name} is the smallest: cannot scale down ({node.name})")
+            return None
+        since = now_s - self._last_resize_s.get(node.name, -math.inf)
+        if since + 1e-9 < self.settings.cooldown_s:
+            notes.append(
+                f"{node.name} CPU {mean:.0%}: would scale {word}, but in cooldown "
+                f"({since:.0f} s since its last resize)"
+            )
+            return None
+        return self.ladder[position]
+
+
+def setup(
+    scenario: Scenario, phase_rng: np.random.Generator, downtime_rng: np.random.Generator
+) -> PolicySetup:
+    """Vertical scaling: each node runs ``replicas_per_node`` containers behind an
+    application load balancer; a resize takes the node out for its downtime plus the health
+    checks that bring it back."""
+    settings = scenario.policy.scale_up
+    ladder = ladder_for(settings, scenario.cluster.node_type, scenario.cluster.catalogue())
+    downtime = settings.resize_downtime_s
+    return PolicySetup(
+        name="scale_up",
+        controllers=[
+            VerticalScaler(
+                settings,
+                ladder=ladder,
+                phase_s=float(phase_rng.uniform(0, settings.evaluation_period_s)),
+            )
+        ],
+        balancer="round_robin",
+        replicas_per_node=settings.replicas_per_node,
+        workers_per_core=settings.workers_per_core,
+        readiness_period_s=ALB_HEALTH_CHECK_INTERVAL_S,
+        readiness_successes=ALB_HEALTHY_THRESHOLD,
+        resize_downtime_s=lambda: float(downtime.sample(downtime_rng, 1)[0]),
+    )

@@ -1,0 +1,394 @@
+"""``swarm``: Docker Swarm's controllers, and the human who stands in for its missing autoscaler.
+
+Swarm scales only when told to (``docker service scale svc=N``); requests for a built-in
+autoscaler have stayed open since 2016 (moby/swarmkit#2354, moby/moby#32054), so teams page a
+person from their monitoring instead. Three controllers model that:
+
+- :class:`SwarmOperator` — the on-call engineer: a Prometheus alert rule pages them, they act
+  after a reaction delay, scale the service by a factor, add a worker when tasks stay pending,
+  and scale back after a long calm.
+- :class:`SwarmSchedule` — planned ``docker service scale`` steps (a known event, a sale).
+- :class:`SwarmDispatcher` — swarmkit's dispatcher: a node that misses its heartbeats is Down
+  and the replicated orchestrator replaces its tasks elsewhere.
+
+Timing resolution: an action due at time T is taken by the first ``decide`` call with
+``now_s ≥ T``. The engine calls the operator every ``period_s`` (5 s by default), the schedule
+every second and the dispatcher every heartbeat period, so an action is at most one period
+late; ``next_due_s`` tells an engine that prefers exact wake-ups when the next one is due.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config.policies import Operator, ScheduledReplicas, Swarm
+from sim.config.schema import Scenario
+from sim.policies.base import (
+    Action,
+    Controller,
+    Decision,
+    NodeView,
+    Observation,
+    PolicySetup,
+    ceil_count,
+)
+from sim.policies.scheduling import swarm_spread
+
+TIME_EPSILON_S = 1e-9
+"""Slack on time comparisons, so a call at 299.99999999997 s (a float sum) counts as 300 s."""
+
+
+@dataclass
+class AlertRule:
+    """A Prometheus alerting rule's state: inactive → pending → firing.
+
+    At each evaluation the condition either holds — the rule becomes pending at that
+    evaluation's time, and firing once it has held for ``for_s`` — or it does not, which
+    resets it to inactive: a single dip restarts the count (Prometheus ``rules/alerting.go``:
+    ``ts.Sub(activeAt) >= holdDuration``). An alert with ``for_s = 0`` fires at the first
+    evaluation that holds.
+    """
+
+    for_s: float
+    active_since_s: float | None = None
+
+    def evaluate(self, holds: bool, now_s: float) -> bool:
+        """Record one evaluation at ``now_s``; whether the alert is firing after it."""
+        if not holds:
+            self.active_since_s = None
+            return False
+        if self.active_since_s is None:
+            self.active_since_s = now_s
+        return now_s - self.active_since_s + TIME_EPSILON_S >= self.for_s
+
+    def reset(self) -> None:
+        """Back to inactive: the condition must hold for ``for_s`` again before it fires."""
+        self.active_since_s = None
+
+
+def metric_value(observation: Observation, metric: str) -> float:
+    """The observed value of the alert's metric (``Operator.metric``)."""
+    if metric == "cpu_utilization":
+        return observation.cpu_utilization
+    if metric == "latency_p95_s":
+        return observation.latency_p95_s
+    if metric == "error_rate":
+        return observation.error_rate
+    raise ValueError(f"unknown operator metric {metric!r}")
+
+
+def _active_nodes(nodes: Sequence[NodeView]) -> list[NodeView]:
+    """Machines that exist and work, or are joining: what an operator counts as the cluster."""
+    return [node for node in nodes if node.state in ("provisioning", "ready", "draining")]
+
+
+class SwarmOperator:
+    """The human on call, running ``docker service scale`` when paged.
+
+    Every ``evaluation_interval_s`` (Prometheus' default global evaluation interval, 1 min) an
+    alert rule compares the metric with ``threshold`` (strictly above); once it has held for
+    ``for_s`` it fires, and the operator acts after a reaction delay drawn from
+    ``reaction_s`` (one draw per incident, in the order incidents open; an acknowledge-and-act
+    time, median ≈ 10 min by default). Acting sets the service to ``ceil(current ×
+    scale_factor)`` replicas, capped at ``max_replicas``, ``current`` being the service's
+    desired count when they act. An incident is acted on even if the alert resolved while
+    the operator was on the way (they follow the page). After acting the alert starts
+    afresh: it must hold for ``for_s`` again before the next incident.
+
+    A second rule pages when a task has been pending (Swarm found no node with room for its
+    reservations) for more than ``pending_for_s``: after its own reaction delay the operator
+    adds one worker of ``node_type``, unless ``add_nodes_when_pending`` is off or the cluster
+    already has ``max_nodes`` machines (provisioning, ready or draining). The pending age
+    counts from the operator's last such action, and no new page opens while a machine is
+    still joining, so one shortage adds one worker at a time.
+
+    A calm rule (metric strictly below ``calm_threshold`` for ``calm_for_s``) makes the
+    operator scale back at once — no page, no delay — to ``ceil(current / scale_factor)``,
+    never below ``baseline_replicas``; after that the calm must hold for ``calm_for_s``
+    again. A metric with no value (NaN, e.g. p95 latency with no traffic) satisfies neither
+    rule, as absent series reset a Prometheus alert.
+
+    Rules are evaluated at ``phase_s + k × evaluation_interval_s`` (at the first call at or
+    after each), then due incidents are acted on, all in one decision.
+    """
+
+    name = "operator"
+
+    def __init__(
+        self,
+        operator: Operator,
+        *,
+        baseline_replicas: int,
+        node_type: str,
+        max_nodes: int,
+        phase_s: float,
+        rng: np.random.Generator,
+        period_s: float = 5.0,
+    ) -> None:
+        if baseline_replicas < 0:
+            raise ValueError(f"baseline_replicas must be ≥ 0, got {baseline_replicas}")
+        if max_nodes < 1:
+            raise ValueError(f"max_nodes must be ≥ 1, got {max_nodes}")
+        if period_s <= 0:
+            raise ValueError(f"period_s must be > 0, got {period_s}")
+        self.operator = operator
+        self.baseline_replicas = baseline_replicas
+        self.node_type = node_type
+        self.max_nodes = max_nodes
+        self.phase_s = phase_s
+        self.period_s = period_s
+        self._rng = rng
+        self._alert = AlertRule(operator.for_s)
+        self._calm = AlertRule(operator.calm_for_s)
+        self._evaluations_done = 0
+        self._scale_due_s: float | None = None  # an open scale-up incident, acted on then
+        self._node_due_s: float | None = None  # an open pending-tasks incident
+        self._last_node_incident_s = -math.inf
+
+    @property
+    def next_evaluation_s(self) -> float:
+        """When the alert rules are next evaluated."""
+        return self.phase_s + self._evaluations_done * self.operator.evaluation_interval_s
+
+    @property
+    def next_due_s(self) -> float:
+        """The earliest time something is due: a rule evaluation or an open incident."""
+        due = [self.next_evaluation_s, self._scale_due_s, self._node_due_s]
+        return min(time for time in due if time is not None)
+
+    def decide(self, observation: Observation) -> Decision:
+        now = observation.now_s
+        notes: list[str] = []
+        replicas = observation.desired_replicas
+        if now + TIME_EPSILON_S >= self.next_evaluation_s:
+            replicas = self._evaluate(observation, replicas, notes)
+        replicas = self._act_on_scale_incident(now, replicas, notes)
+        actions = self._act_on_node_incident(observation, notes)
+        if replicas != observation.desired_replicas:
+            actions.insert(0, Action("set_replicas", value=replicas))
+        if not notes:
+            notes.append(f"no rule or incident due (next at {self.next_due_s:.0f} s)")
+        return Decision(tuple(actions), "; ".join(notes))
+
+    # --- rule evaluation ----------------------------------------------------------------------
+
+    def _evaluate(self, observation: Observation, replicas: int, notes: list[str]) -> int:
+        now = observation.now_s
+        interval = self.operator.evaluation_interval_s
+        self._evaluations_done = math.floor((now + TIME_EPSILON_S - self.phase_s) / interval) + 1
+        value = metric_value(observation, self.operator.metric)
+        shown = f"{self.operator.metric} {value:.3g}"
+        self._evaluate_alert(now, value, shown, notes)
+        if self._calm.evaluate(value < self.operator.calm_threshold, now):
+            replicas = self._scale_back(shown, replicas, notes)
+        self._open_node_incident(observation, notes)
+        if not notes:
+            notes.append(f"{shown}: no alert")
+        return replicas
+
+    def _evaluate_alert(self, now: float, value: float, shown: str, notes: list[str]) -> None:
+        """The high-metric rule; a firing alert with no open incident opens one."""
+        high = self._alert.evaluate(value > self.operator.threshold, now)
+        if high and self._scale_due_s is None:
+            delay = self._draw_reaction_s()
+            self._scale_due_s = now + delay
+            notes.append(
+                f"{shown} > {self.operator.threshold:g} for {self.operator.for_s:g} s: "
+                f"alert fires, operator acts in {delay:.0f} s"
+            )
+        elif self._scale_due_s is not None:
+            notes.append(f"{shown}: paged, operator acts at {self._scale_due_s:.0f} s")
+        elif self._alert.active_since_s is not None:
+            held = now - self._alert.active_since_s
+            notes.append(f"{shown} > {self.operator.threshold:g}: pending for {held:.0f} s")
+
+    def _scale_back(self, shown: str, replicas: int, notes: list[str]) -> int:
+        floor = self.baseline_replicas
+        if replicas <= floor:
+            notes.append(f"{shown} calm, already at the baseline of {floor} replicas")
+            return replicas
+        target = max(floor, ceil_count(replicas / self.operator.scale_factor))
+        self._calm.reset()
+        notes.append(
+            f"{shown} < {self.operator.calm_threshold:g} for {self.operator.calm_for_s:g} s: "
+            f"scale back {replicas} → {target} replicas (baseline {floor})"
+        )
+        return target
+
+    def _open_node_incident(self, observation: Observation, notes: list[str]) -> None:
+        if not self.operator.add_nodes_when_pending or self._node_due_s is not None:
+            return
+        now = observation.now_s
+        waited = [
+            now - max(task.created_s, self._last_node_incident_s)
+            for task in observation.pending_replicas
+        ]
+        if not waited or max(waited) <= self.operator.pending_for_s:
+            return
+        joining = [node.name for node in observation.nodes if node.state == "provisioning"]
+        if joining:
+            notes.append(f"tasks pending, waiting for {joining[0]} to join")
+            return
+        delay = self._draw_reaction_s()
+        self._node_due_s = now + delay
+        notes.append(
+            f"tasks pending ({len(waited)}), the oldest for {max(waited):.0f} s "
+            f"> {self.operator.pending_for_s:g} s: operator adds a node in {delay:.0f} s"
+        )
+
+    def _draw_reaction_s(self) -> float:
+        return float(self.operator.reaction_s.sample(self._rng, 1)[0])
+
+    # --- acting -------------------------------------------------------------------------------
+
+    def _act_on_scale_incident(self, now: float, replicas: int, notes: list[str]) -> int:
+        if self._scale_due_s is None or now + TIME_EPSILON_S < self._scale_due_s:
+            return replicas
+        self._scale_due_s = None
+        self._alert.reset()
+        cap = self.operator.max_replicas
+        if replicas >= cap:
+            notes.append(f"operator finds the service at {replicas} replicas, the cap ({cap})")
+            return replicas
+        target = min(cap, max(replicas + 1, ceil_count(replicas * self.operator.scale_factor)))
+        notes.append(
+            f"operator scales {replicas} → {target} replicas "
+            f"(×{self.operator.scale_factor:g}, cap {cap})"
+        )
+        return target
+
+    def _act_on_node_incident(self, observation: Observation, notes: list[str]) -> list[Action]:
+        now = observation.now_s
+        if self._node_due_s is None or now + TIME_EPSILON_S < self._node_due_s:
+            return []
+        self._node_due_s = None
+        self._last_node_incident_s = now
+        count = len(_active_nodes(observation.nodes))
+        if count >= self.max_nodes:
+            notes.append(f"operator cannot add a node: {count} nodes, the cap is {self.max_nodes}")
+            return []
+        notes.append(f"operator adds one {self.node_type} worker ({count} → {count + 1} nodes)")
+        return [Action("launch_nodes", value=1, target=self.node_type)]
+
+
+class SwarmSchedule:
+    """Planned ``docker service scale`` steps: the service is set to ``replicas`` at ``at_s``.
+
+    Each step is taken by the first call at or after its time (the engine calls every
+    second, ``period_s``); if several steps fell due since the last call, the latest one
+    wins (steps at the same time: the last listed). A step that asks for the count the
+    service already has changes nothing.
+    """
+
+    name = "schedule"
+
+    def __init__(self, steps: Sequence[ScheduledReplicas], *, phase_s: float = 0.0) -> None:
+        self.steps = sorted(steps, key=lambda step: step.at_s)
+        self.period_s = 1.0
+        self.phase_s = phase_s
+        self._taken = 0
+
+    @property
+    def next_due_s(self) -> float:
+        """When the next step is due (infinity when none is left)."""
+        return self.steps[self._taken].at_s if self._taken < len(self.steps) else math.inf
+
+    def decide(self, observation: Observation) -> Decision:
+        now = observation.now_s
+        due = [step for step in self.steps[self._taken :] if step.at_s <= now + TIME_EPSILON_S]
+        if not due:
+            return Decision(reason=f"no scheduled step due (next at {self.next_due_s:g} s)")
+        self._taken += len(due)
+        step = due[-1]
+        if step.replicas == observation.desired_replicas:
+            return Decision(reason=f"scheduled step at {step.at_s:g} s: already {step.replicas}")
+        return Decision(
+            (Action("set_replicas", value=step.replicas),),
+            f"scheduled step at {step.at_s:g} s: docker service scale "
+            f"{observation.desired_replicas} → {step.replicas}",
+        )
+
+
+class SwarmDispatcher:
+    """swarmkit's dispatcher and replicated orchestrator reacting to a dead node.
+
+    Agents heartbeat every ``heartbeat_s`` (5 s); a node whose last heartbeat is older than
+    ``heartbeat_s × heartbeat_misses`` (3 periods, 15 s: ``DefaultHeartBeatPeriod`` and the
+    grace multiplier in swarmkit ``manager/dispatcher``) is marked Down. Once per node the
+    controller then stops routing to its tasks and evicts them; the orchestrator replaces
+    them on other nodes without waiting for the old ones to stop, and the engine applies the
+    restart delay (``restart_delay_s``, 5 s). Terminated nodes are ignored. The heartbeat
+    jitter (±0.5 s) is not modelled. Called every heartbeat period.
+    """
+
+    name = "dispatcher"
+
+    def __init__(self, swarm: Swarm, *, phase_s: float) -> None:
+        self.down_after_s = swarm.heartbeat_s * swarm.heartbeat_misses
+        self.period_s = swarm.heartbeat_s
+        self.phase_s = phase_s
+        self._down: set[str] = set()
+
+    def decide(self, observation: Observation) -> Decision:
+        now = observation.now_s
+        newly_down = [
+            node
+            for node in observation.nodes
+            if node.state != "terminated"
+            and node.name not in self._down
+            and now - node.heartbeat_s > self.down_after_s
+        ]
+        if not newly_down:
+            return Decision(reason=f"no node newly Down (silent > {self.down_after_s:g} s)")
+        actions: list[Action] = []
+        for node in newly_down:
+            self._down.add(node.name)
+            actions.append(Action("unroute_node", target=node.name))
+            actions.append(Action("evict_node", target=node.name))
+        silent = (f"{node.name} silent {now - node.heartbeat_s:.1f} s" for node in newly_down)
+        described = ", ".join(silent)
+        return Decision(
+            tuple(actions),
+            f"Down after missed heartbeats (> {self.down_after_s:g} s): {described}; "
+            "its tasks are replaced elsewhere",
+        )
+
+
+def setup(
+    scenario: Scenario, phase_rng: np.random.Generator, operator_rng: np.random.Generator
+) -> PolicySetup:
+    """Docker Swarm for ``scenario.policy.swarm``: spread placement, the routing mesh (round
+    robin), failed-node tasks replaced after the heartbeat timeout plus the restart delay, and
+    replicas changed only by the operator or the planned schedule."""
+    swarm = scenario.policy.swarm
+    controllers: list[Controller] = [
+        SwarmDispatcher(swarm, phase_s=float(phase_rng.uniform(0, swarm.heartbeat_s)))
+    ]
+    if swarm.operator is not None:
+        controllers.append(
+            SwarmOperator(
+                swarm.operator,
+                baseline_replicas=scenario.service.initial_replicas,
+                node_type=scenario.cluster.node_type,
+                max_nodes=scenario.cluster.max_nodes,
+                phase_s=float(phase_rng.uniform(0, swarm.operator.evaluation_interval_s)),
+                rng=operator_rng,
+            )
+        )
+    if swarm.schedule:
+        controllers.append(SwarmSchedule(swarm.schedule))
+    return PolicySetup(
+        name="swarm",
+        controllers=controllers,
+        placement=swarm_spread(),
+        balancer="round_robin",
+        replace_lost_replicas=True,
+        replacement_delay_s=swarm.restart_delay_s,
+        restart_delay_s=swarm.restart_delay_s,
+        manager_nodes=swarm.managers,
+        drain_managers=swarm.drain_managers,
+    )
