@@ -52,7 +52,10 @@ class Container:
 
     __slots__ = (
         "_alloc_by_busy",
+        "_cap_m",
         "_lane",
+        "_lane_heap",
+        "_lane_sequence",
         "_latency_append",
         "_log",
         "_rate_by_busy",
@@ -64,6 +67,7 @@ class Container:
         "concurrency",
         "cpu_used_core_s",
         "created_s",
+        "dedicated",
         "demand_m",
         "heap",
         "in_service",
@@ -135,11 +139,17 @@ class Container:
         self.demand_m = 0  # CPU asked of a shared node (kept only while not isolated)
         self.max_demand_m = 0
         self.isolated = False  # the node can always give it all it asks: no CFS arithmetic
+        # Every worker slot has a core of its own: each request runs at full speed, so its
+        # departure time is known when it starts (no virtual clock needed).
+        self.dedicated = False
+        self._cap_m = 0
         self._alloc_by_busy: list[float] = [0.0]
         self._rate_by_busy: list[float] = [1.0]
         self.cpu_used_core_s = 0.0
         self.wakeup_s = math.inf  # when the lane will wake this container next
         self._lane = lane
+        self._lane_heap = lane.heap
+        self._lane_sequence = lane.sequence
         self._recorder = recorder
         self._latency_append = recorder.latencies_s.append
         self._warmup_latency_append = recorder.warmup_latencies_s.append
@@ -167,6 +177,23 @@ class Container:
     def accept(self, now: float, demand_s: float, endpoint: int) -> None:
         """A request routed here at ``now``: start it, queue it or refuse it."""
         busy = self.busy
+        if self.dedicated and busy < self.concurrency:
+            # A core of its own: it leaves when its demand is done or its client gives up.
+            finish_s = now + demand_s
+            deadline_s = now + self.timeout_s
+            entry = [finish_s, now, endpoint, True, now]
+            self.in_service.append(entry)
+            heappush(
+                self._lane_heap,
+                (
+                    finish_s if finish_s < deadline_s else deadline_s,
+                    next(self._lane_sequence),
+                    self,
+                    entry,
+                ),
+            )
+            self.busy = busy + 1
+            return
         if busy < self.concurrency:
             elapsed = now - self.virtual_at_s
             if elapsed > 0:
@@ -280,6 +307,84 @@ class Container:
             if self.state == TERMINATING and not queue:
                 self._drained()
 
+    def depart(self, now: float, entry: list[Any]) -> None:
+        """A dedicated-core request ends: done, or given up by its client."""
+        if not entry[3]:
+            return  # lost in a crash, or converted to processor sharing
+        entry[3] = False
+        self.cpu_used_core_s += now - entry[4]  # one core since it started
+        arrival_s = entry[1]
+        if entry[0] <= now + _EPSILON:
+            self._latency_append(now - arrival_s)
+            if arrival_s < self._warmup_s:  # also counted apart, to leave out of the summary
+                self._warmup_latency_append(now - arrival_s)
+            if self._log is not None:
+                self._log.append((arrival_s, now, entry[2], self.index, COMPLETED))
+        else:
+            self._recorder.time_out(now, arrival_s, entry[2], self.index)
+        busy = self.busy - 1
+        queue = self.queue
+        in_service = self.in_service
+        if queue:
+            cut = now - self.timeout_s
+            lane_heap = self._lane_heap
+            while queue and busy < self.concurrency:
+                arrival_s, demand_s, endpoint = queue.popleft()
+                if arrival_s <= cut:
+                    self._recorder.time_out(
+                        arrival_s + self.timeout_s, arrival_s, endpoint, self.index
+                    )
+                    continue
+                finish_s = now + demand_s
+                deadline_s = arrival_s + self.timeout_s
+                started = [finish_s, arrival_s, endpoint, True, now]
+                in_service.append(started)
+                heappush(
+                    lane_heap,
+                    (
+                        finish_s if finish_s < deadline_s else deadline_s,
+                        next(self._lane_sequence),
+                        self,
+                        started,
+                    ),
+                )
+                busy += 1
+        self.busy = busy
+        if len(in_service) > 2 * busy + 8:  # forget finished requests now and then
+            while in_service and not in_service[0][3]:
+                in_service.popleft()
+        if busy == 0 and self.state == TERMINATING and not queue:
+            self._drained()
+
+    def _convert(self, now: float, dedicated: bool) -> None:
+        """Carry the requests in service over between the dedicated and the shared model.
+
+        Work left is what matters: under dedicated cores it is ``finish − now``, under
+        processor sharing ``finish_virtual − virtual``. The old entries are retired (their
+        scheduled departures become no-ops) and fresh ones take their place, in start order.
+        """
+        self.cpu_used_core_s = self.cpu_used_until(now)
+        self.alloc_cores = 0.0
+        live = [entry for entry in self.in_service if entry[3]]
+        for entry in live:
+            entry[3] = False
+        self.in_service.clear()
+        self.heap.clear()
+        self.wakeup_s = math.inf
+        virtual_s = self.virtual_s
+        self.virtual_s = 0.0
+        self.virtual_at_s = now
+        self.dedicated = dedicated
+        for entry in live:
+            if dedicated:
+                fresh = [now + max(0.0, entry[0] - virtual_s), entry[1], entry[2], True, now]
+                self.in_service.append(fresh)
+                self._lane.depart_at(min(fresh[0], entry[1] + self.timeout_s), self, fresh)
+            else:
+                fresh = [max(0.0, entry[0] - now), entry[1], entry[2], True]
+                heappush(self.heap, fresh)
+                self.in_service.append(fresh)
+
     def _expire_queue_head(self, now: float) -> None:
         queue = self.queue
         cut = now - self.timeout_s
@@ -327,6 +432,7 @@ class Container:
         self.node = node
         self.virtual_at_s = now
         cap_m = node.cpu_m if self.limit_m is None else min(self.limit_m, node.cpu_m)
+        self._cap_m = cap_m
         self.max_demand_m = min(cap_m, self.concurrency * 1000)
         self._alloc_by_busy = [
             min(busy * 1000, self.max_demand_m) / 1000 for busy in range(self.concurrency + 1)
@@ -336,8 +442,11 @@ class Container:
         ]
 
     def set_isolated(self, now: float, isolated: bool) -> None:
-        """Switch between the isolated fast path and CFS sharing (see :meth:`Node.attach`)."""
+        """Switch between the isolated fast paths and CFS sharing (see :meth:`Node.attach`)."""
         self._advance(now)
+        dedicated = isolated and self.concurrency * 1000 <= self._cap_m
+        if dedicated != self.dedicated:
+            self._convert(now, dedicated)
         self.isolated = isolated
         if isolated:
             self.demand_m = 0
@@ -345,10 +454,12 @@ class Container:
             self.rate = self._rate_by_busy[self.busy]
         else:
             self.demand_m = self.wanted_m()
+        if not self.dedicated:
+            self._reschedule(now)
 
     def set_alloc(self, now: float, alloc_cores: float) -> None:
         """The node's new CPU share for this container (called by :meth:`Node.reallocate`)."""
-        if alloc_cores != self.alloc_cores:
+        if alloc_cores != self.alloc_cores and not self.dedicated:
             self._advance(now)
             self.alloc_cores = alloc_cores
             self.rate = alloc_cores / self.busy if self.busy else 1.0
@@ -398,7 +509,7 @@ class Container:
 
     def kill(self, now: float, reason: int = FAULT) -> int:
         """Lose every request here at once (crash, or grace period over); returns how many."""
-        self._advance(now)
+        self.cpu_used_core_s = self.cpu_used_until(now)  # the work done so far stays spent
         lost = 0
         cut = now - self.timeout_s
         for arrival_s, _, endpoint in self.queue:
@@ -424,13 +535,25 @@ class Container:
         return lost
 
     def cpu_used_until(self, now: float) -> float:
-        """CPU-seconds used from creation to ``now``."""
+        """CPU-seconds used from creation to ``now``.
+
+        Under processor sharing the container's share is integrated as it changes; with
+        dedicated cores each request adds its own core-seconds when it leaves, so the ones
+        still running are added here.
+        """
+        if self.dedicated:
+            running_s: float = sum(now - entry[4] for entry in self.in_service if entry[3])
+            return self.cpu_used_core_s + running_s
         self._advance(now)
         return self.cpu_used_core_s
 
     def finish_run(self, end_s: float) -> None:
         """Settle requests whose clients gave up before the run ended (the rest stay in flight)."""
         self._advance(end_s)
+        if self.dedicated:
+            self.cpu_used_core_s = self.cpu_used_until(end_s)
+            for entry in self.in_service:
+                entry[4] = end_s  # counted up to here
         self._expire_queue_head(end_s)
         cut = end_s - self.timeout_s + _EPSILON
         for entry in self.in_service:

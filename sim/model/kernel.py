@@ -66,7 +66,9 @@ class RequestLane:
         self._balancer = balancer
         self._recorder = recorder
         self._batches = batches
-        self._heap: list[tuple[float, int, Container]] = []
+        # (time, tie-break, container, request or None): a request is a dedicated-core
+        # container's departure; None is a processor-sharing container's wake-up.
+        self._heap: list[tuple[float, int, Container, list[Any] | None]] = []
         self._sequence = count()
         self._times: list[float] = []
         self._demands: list[float] = []
@@ -84,9 +86,24 @@ class RequestLane:
 
     def wake_at(self, time_s: float, container: Container) -> None:
         """Call ``container.wake(time_s)`` at ``time_s`` (unless it has moved its wake-up)."""
-        heappush(self._heap, (time_s, next(self._sequence), container))
+        heappush(self._heap, (time_s, next(self._sequence), container, None))
         if not self._running and time_s < self._pump_s:
             self._set_pump(time_s)
+
+    def depart_at(self, time_s: float, container: Container, request: list[Any]) -> None:
+        """Call ``container.depart(time_s, request)`` at ``time_s``."""
+        heappush(self._heap, (time_s, next(self._sequence), container, request))
+        if not self._running and time_s < self._pump_s:
+            self._set_pump(time_s)
+
+    @property
+    def heap(self) -> list[tuple[float, int, Container, list[Any] | None]]:
+        """The lane's own schedule (containers push their departures here while it runs)."""
+        return self._heap
+
+    @property
+    def sequence(self) -> Iterator[int]:
+        return self._sequence
 
     def _next_batch(self) -> bool:
         for times, demands, endpoints in self._batches:
@@ -134,8 +151,11 @@ class RequestLane:
             if next_wakeup_s <= next_arrival_s:
                 if next_wakeup_s >= limit_s:
                     break
-                _, _, container = heappop(heap)
-                if next_wakeup_s == container.wakeup_s:
+                _, _, container, request = heappop(heap)
+                if request is not None:
+                    env._now = next_wakeup_s
+                    container.depart(next_wakeup_s, request)
+                elif next_wakeup_s == container.wakeup_s:
                     env._now = next_wakeup_s
                     container.wake(next_wakeup_s)
                 continue
