@@ -279,8 +279,8 @@ def observe(built: Run) -> Observation:
     span_s = built.scenario.sample_interval_s
     return Observation(
         now_s=float(built.env.now),
-        replicas=tuple(cluster.replica_views()),
-        nodes=tuple(cluster.node_views()),
+        replicas=cluster.replica_views,
+        nodes=cluster.node_views,
         desired_replicas=cluster.desired_replicas,
         arrival_rate_rps=_last_arrival_rate(built, span_s),
         latency_p95_s=last.latency_p95_s if last else math.nan,

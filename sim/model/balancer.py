@@ -74,7 +74,12 @@ class Random(Balancer):
         routable = self.routable
         if not routable:
             return None
-        return routable[int(self._uniform() * len(routable))]
+        position = self._next_uniform  # _uniform(), inlined: this runs once per request
+        if position >= len(self._uniforms):
+            self._uniforms = self._rng.random(_DRAW_BATCH).tolist()
+            position = 0
+        self._next_uniform = position + 1
+        return routable[int(self._uniforms[position] * len(routable))]
 
 
 class LeastConnections(Balancer):

@@ -11,7 +11,7 @@ snapshot, so their tests are tables of snapshots and expected decisions.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -85,18 +85,59 @@ class NodeView:
     unroutable: bool = False
 
 
-@dataclass(frozen=True)
 class Observation:
-    """A snapshot of the system at ``now_s``, as its control plane would see it."""
+    """A snapshot of the system at ``now_s``, as its control plane would see it.
 
-    now_s: float
-    replicas: tuple[ReplicaView, ...]
-    nodes: tuple[NodeView, ...]
-    desired_replicas: int
-    arrival_rate_rps: float = 0.0
-    latency_p95_s: float = math.nan
-    error_rate: float = 0.0
-    cpu_utilization: float = 0.0
+    ``replicas`` and ``nodes`` may be given as tuples, or as functions that build them: the
+    engine passes functions, so that a controller that reads only the nodes (a node
+    lifecycle loop every 5 s) does not pay for a view of every replica. Either way they are
+    read-only tuples, built at most once.
+    """
+
+    __slots__ = (
+        "_nodes",
+        "_replicas",
+        "arrival_rate_rps",
+        "cpu_utilization",
+        "desired_replicas",
+        "error_rate",
+        "latency_p95_s",
+        "now_s",
+    )
+
+    def __init__(
+        self,
+        now_s: float,
+        replicas: tuple[ReplicaView, ...] | Callable[[], Iterable[ReplicaView]],
+        nodes: tuple[NodeView, ...] | Callable[[], Iterable[NodeView]],
+        desired_replicas: int,
+        arrival_rate_rps: float = 0.0,
+        latency_p95_s: float = math.nan,
+        error_rate: float = 0.0,
+        cpu_utilization: float = 0.0,
+    ) -> None:
+        self.now_s = now_s
+        self._replicas = replicas
+        self._nodes = nodes
+        self.desired_replicas = desired_replicas
+        self.arrival_rate_rps = arrival_rate_rps
+        self.latency_p95_s = latency_p95_s
+        self.error_rate = error_rate
+        self.cpu_utilization = cpu_utilization
+
+    @property
+    def replicas(self) -> tuple[ReplicaView, ...]:
+        """Every replica the control plane knows of (not the ones known to be gone)."""
+        if callable(self._replicas):
+            self._replicas = tuple(self._replicas())
+        return self._replicas
+
+    @property
+    def nodes(self) -> tuple[NodeView, ...]:
+        """Every node not terminated."""
+        if callable(self._nodes):
+            self._nodes = tuple(self._nodes())
+        return self._nodes
 
     @property
     def live_replicas(self) -> tuple[ReplicaView, ...]:
@@ -107,6 +148,12 @@ class Observation:
     def pending_replicas(self) -> tuple[ReplicaView, ...]:
         """Replicas no node has taken (Kubernetes: Unschedulable; Swarm: pending tasks)."""
         return tuple(r for r in self.replicas if r.state == "pending")
+
+    def __repr__(self) -> str:
+        return (
+            f"Observation(now_s={self.now_s}, desired_replicas={self.desired_replicas}, "
+            f"replicas={len(self.replicas)}, nodes={len(self.nodes)})"
+        )
 
 
 ActionKind = Literal[
