@@ -28,6 +28,7 @@ from sim.config.schema import (
     NodeFailures,
     Scenario,
 )
+from sim.elasticity import add_demand
 from sim.model import node as node_states
 from sim.model.balancer import make_balancer
 from sim.model.cluster import Cluster
@@ -442,8 +443,11 @@ def collect(built: Run, *, wall_time_s: float) -> Result:
             container.finish_run(end_s)
     _close_row(built, end_s)
     timeseries = _timeseries(built)
+    elasticity = add_demand(timeseries, scenario)
     requests_frame = _requests_frame(built) if built.recorder.request_log is not None else None
     summary = _summary(built, timeseries, wall_time_s)
+    for key, value in elasticity.items():
+        summary[key] = value
     events = pd.DataFrame(
         built.cluster.events,
         columns=["time_s", "source", "action", "target", "from_value", "to_value", "reason"],
