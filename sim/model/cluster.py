@@ -6,7 +6,8 @@ Lifecycles are rare next to requests, so they are written as ordinary SimPy proc
   stops it (not billed) for its downtime and starts it again as another type; a fault leaves
   it ``failed`` (still billed until someone terminates it);
 * container: ``pending`` until placed on a node → ``pulling`` its image unless the node has it
-  cached (pulls on one node are serial, ``image_size_mb / pull_bandwidth_mb_s`` each) →
+  cached (pulls on one node are serial, ``image_size_mb / pull_bandwidth_mb_s`` each, and
+  pods waiting for the same image share one pull) →
   ``starting`` for a start-up time → ``ready`` at the first readiness probe after that, and
   routable once the balancer has caught up (``load_balancer.update_delay_s``) →
   ``terminating`` (draining for at most the grace period) → ``gone``.
@@ -432,9 +433,14 @@ class Cluster:
         assert node is not None
         if spec.image not in node.images:
             container.state = states.PULLING
-            start_s = max(self.env.now, node.pull_free_s)
-            done_s = start_s + spec.image_size_mb / self.scenario.cluster.pull_bandwidth_mb_s
-            node.pull_free_s = done_s
+            done_s = node.pulls.get(spec.image)
+            if done_s is None:
+                # Pulls on one node are serial (kubelet serializeImagePulls); a second pod
+                # needing an image already being pulled waits for that pull, not a new one.
+                start_s = max(self.env.now, node.pull_free_s)
+                done_s = start_s + spec.image_size_mb / self.scenario.cluster.pull_bandwidth_mb_s
+                node.pull_free_s = done_s
+                node.pulls[spec.image] = done_s
             yield self.env.timeout(done_s - self.env.now)
             if container.state != states.PULLING:
                 return

@@ -60,6 +60,7 @@ class Node:
         "memory_mib",
         "name",
         "pull_free_s",
+        "pulls",
         "ready_s",
         "reserved_cpu_m",
         "reserved_memory_mib",
@@ -100,6 +101,7 @@ class Node:
         self.contended = False
         self.role = "worker"
         self.failed_s = math.nan
+        self.pulls: dict[str, float] = {}  # image → when its pull on this node completes
         self.unroutable = False  # the balancer no longer uses replicas here
         self.reserved_cpu_m = reserved_cpu_m
         self.reserved_memory_mib = reserved_memory_mib

@@ -318,14 +318,18 @@ def unneeded_nodes(
         key=lambda node: (node.name not in previous, requested_fraction(node), -node.index),
     )
     found: dict[str, float] = {}
+    received: set[str] = set()  # nodes that took replicas in the simulation: they must stay
     for node in order:
         fraction = requested_fraction(node)
-        if fraction >= threshold:
+        if fraction >= threshold or node.name in received:
             continue
         others = [other for name, other in destinations.items() if name != node.name]
         moved, stranded = pack(packing_order(replicas_on.get(node.name, [])), others, max_pods)
         if stranded:
             continue
+        for before, after in zip(others, moved, strict=True):
+            if after.requested_cpu_m != before.requested_cpu_m or after.replicas != before.replicas:
+                received.add(after.name)
         destinations = {other.name: other for other in moved}
         found[node.name] = fraction
     return found

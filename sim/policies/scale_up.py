@@ -73,7 +73,8 @@ class VerticalScaler:
     it is not ready, so a resized machine is judged on its new size only.
 
     One resize at a time: none while any node is not ready (a node being resized shows
-    ``provisioning``; a failed or draining one also waits), and at most one per decision —
+    ``provisioning``; a failed or draining one also waits) or any replica is not yet
+    serving, and at most one per decision —
     a scale-up before a scale-down, the busiest node first. At the top of the ladder the
     reason says the node cannot grow.
 
@@ -120,9 +121,16 @@ class VerticalScaler:
             if node.state == "ready" and node.name not in self._recovered
         ]
         self._record(observation.nodes, ready)
-        busy = failed + [
-            node.name for node in observation.nodes if node.state not in ("ready", "terminated")
-        ]
+        busy = (
+            failed
+            + [node.name for node in observation.nodes if node.state not in ("ready", "terminated")]
+            # A machine is back in service only once its containers pass the health checks.
+            + [
+                r.name
+                for r in observation.replicas
+                if r.state in ("pending", "pulling", "starting")
+            ]
+        )
         if busy:
             notes.append(f"waiting for {busy[0]} to be ready: one resize at a time")
         else:
