@@ -4,7 +4,8 @@ An autoscaler is judged by how closely the capacity it supplies follows the capa
 demands. Per sample interval:
 
 * **demand** ``d``: the fewest ready replicas that would meet the SLO's latency percentile at
-  the interval's arrival rate. Each replica contributes its CPU cap in cores; the service is
+  the interval's arrival rate. Each replica contributes the CPU it can count on (its limit,
+  or its request when it has none); the service is
   modelled as M/M/c over all those cores with the endpoint mix's mean CPU demand, and ``c`` is
   the smallest count whose response-time quantile meets the target
   (:func:`sim.theory.min_servers_for_response_quantile`). Where the target is below what the
@@ -52,11 +53,18 @@ def mean_demand_s(scenario: Scenario) -> float:
 
 
 def cores_per_replica(scenario: Scenario) -> float:
-    """The CPU one replica can use: its limit (or its node), at most a core per worker slot."""
+    """The CPU one replica can count on: its limit, at most a core per worker slot.
+
+    A replica without a limit shares its node with the others placed by their requests, so
+    under load it can count on its fair share, which is its CPU request.
+    """
     container = scenario.service.container
     node_cores = scenario.cluster.instance.vcpu - scenario.cluster.reserved_cpu_m / 1000
-    limit_cores = node_cores if container.cpu_limit_m is None else container.cpu_limit_m / 1000
-    return max(min(limit_cores, node_cores, float(container.concurrency)), 1e-3)
+    if container.cpu_limit_m is None:
+        share_cores = container.cpu_request_m / 1000
+    else:
+        share_cores = container.cpu_limit_m / 1000
+    return max(min(share_cores, node_cores, float(container.concurrency)), 1e-3)
 
 
 def demand_replicas(scenario: Scenario, arrival_rates_rps: np.ndarray) -> np.ndarray:

@@ -100,7 +100,7 @@ def test_demand_model_inputs() -> None:
     assert mean_demand_s(sc) == pytest.approx(0.75 * 0.02 + 0.25 * 0.06)
     assert cores_per_replica(sc) == 2.0
     unlimited = scenario(**{"service.container.cpu_limit_m": None})
-    assert cores_per_replica(unlimited) == sc.cluster.instance.vcpu  # the whole node
+    assert cores_per_replica(unlimited) == 1.0  # its fair share of a full node: its request
 
 
 def test_demand_is_the_fewest_replicas_meeting_the_slo() -> None:
