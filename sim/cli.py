@@ -3,6 +3,8 @@
     python -m sim run SCENARIO [--policy P] [--seed N] [--set key=value]... [--out DIR]
     python -m sim validate SCENARIO
     python -m sim bench [--quick] [--json]
+    python -m sim compare SCENARIO [--policies P1,P2,...] [--replications N] [--executor E] ...
+    python -m sim sweep SCENARIO --grid key=v1,v2 [--grid key2=...] [--replications N] ...
 
 Bad input (a scenario, an override, a trace, an argument) prints one line on stderr naming the
 file, field or line and what was expected, and exits with code 2; never a traceback.
@@ -61,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="a small version (seconds)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--child-requests", type=int, default=0, help=argparse.SUPPRESS)
+    _add_experiment_commands(commands)
     return parser
 
 
@@ -92,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(arguments)
         if arguments.command == "validate":
             return _validate(arguments)
+        if arguments.command == "compare":
+            return _compare(arguments)
+        if arguments.command == "sweep":
+            return _sweep(arguments)
         if arguments.command == "bench":
             from sim.benchmark import run_benchmark
 
@@ -106,6 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as command-line tools do.
+        sys.stderr.close()
+        return 0
     return 0
 
 
@@ -208,3 +219,202 @@ def _seconds(value: float) -> str:
     if math.isnan(value):
         return "—"
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+# --- compare and sweep -------------------------------------------------------------------------
+
+
+def _add_experiment_commands(commands: Any) -> None:
+    from sim.experiment.compare import DEFAULT_REPLICATIONS as COMPARE_REPLICATIONS
+    from sim.experiment.sweep import DEFAULT_REPLICATIONS as SWEEP_REPLICATIONS
+
+    compare = commands.add_parser(
+        "compare", help="run policies over replications: means and 95 %% confidence intervals"
+    )
+    compare.add_argument("scenario", help="scenario YAML file")
+    compare.add_argument(
+        "--policies",
+        type=_policy_list,
+        metavar="P1,P2,...",
+        help=f"policies to compare (default: all of {','.join(POLICY_NAMES)})",
+    )
+    _experiment_options(compare, COMPARE_REPLICATIONS)
+
+    sweep = commands.add_parser("sweep", help="run every point of a grid of overrides")
+    sweep.add_argument("scenario", help="scenario YAML file")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        required=True,
+        metavar="KEY=V1,V2,...",
+        help="values of a dotted key to sweep, read as YAML (repeatable: the cartesian product)",
+    )
+    sweep.add_argument("--policy", choices=POLICY_NAMES, help="override the scenario's policy")
+    _experiment_options(sweep, SWEEP_REPLICATIONS)
+
+
+def _experiment_options(parser: argparse.ArgumentParser, replications: int) -> None:
+    from sim.experiment.executors import EXECUTORS
+
+    parser.add_argument(
+        "--replications",
+        type=_positive,
+        default=replications,
+        help=f"runs per policy or grid point, seeds SEED, SEED+1, ... (default {replications})",
+    )
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of replication 0 (default 0)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field by its dotted key before running (repeatable)",
+    )
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        help="where runs execute (default: process, or dask with --dask-scheduler)",
+    )
+    parser.add_argument("--jobs", type=_positive, help="worker processes (default: one per core)")
+    parser.add_argument(
+        "--dask-scheduler",
+        metavar="ADDRESS",
+        help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)",
+    )
+    parser.add_argument(
+        "--out", metavar="DIR", help="store every run here as it finishes; resume from it"
+    )
+    parser.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _positive(text: str) -> int:
+    """A count: a whole number, 1 or more."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {count}")
+    return count
+
+
+def _policy_list(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    unknown = [name for name in names if name not in POLICY_NAMES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown policy {unknown[0]!r}; expected some of {','.join(POLICY_NAMES)}"
+        )
+    return names
+
+
+def _grid(arguments: argparse.Namespace) -> dict[str, list[Any]]:
+    """``--grid key=v1,v2`` options as a grid; each value is read as YAML (``0.5``, ``[1, 2]``)."""
+    import yaml
+
+    grid: dict[str, list[Any]] = {}
+    overridden = {parse_assignment(text)[0] for text in arguments.set}
+    for text in arguments.grid:
+        key, separator, raw = text.partition("=")
+        key = key.strip()
+        if not separator or not key or not raw.strip():
+            raise InputError(f"expected KEY=V1,V2,..., got {text!r}", field="--grid")
+        if key in grid or key in overridden:
+            raise InputError(f"{key} is given more than once", field="--grid")
+        try:
+            grid[key] = list(yaml.safe_load(f"[{raw}]"))
+        except yaml.YAMLError:
+            raise InputError(f"cannot read {raw!r} as YAML values", field=f"--grid {key}") from None
+    return grid
+
+
+def _executor_options(arguments: argparse.Namespace) -> dict[str, Any]:
+    if arguments.out:
+        _output_directory(arguments.out)
+    if arguments.csv:
+        _csv_file(arguments.csv)
+    scheduler_address = arguments.dask_scheduler
+    return {
+        "executor": arguments.executor or ("dask" if scheduler_address else "process"),
+        "jobs": arguments.jobs,
+        "scheduler_address": scheduler_address,
+        "out_dir": arguments.out,
+        "progress": False if arguments.no_progress else None,
+    }
+
+
+def _csv_file(path: str) -> None:
+    """Refuse a --csv that cannot be written, before spending runs on it."""
+    from pathlib import Path
+
+    target = Path(path)
+    if target.is_dir() or not target.resolve().parent.is_dir():
+        raise InputError("expected a file in an existing directory for the CSV", file=path)
+
+
+def _compare(arguments: argparse.Namespace) -> int:
+    from sim.experiment import compare
+    from sim.experiment.formatting import format_table
+
+    scenario = _load(arguments)
+    _check_trace(scenario)
+    options = _executor_options(arguments)
+    comparison = compare(
+        scenario, arguments.policies, arguments.replications, arguments.seed, **options
+    )
+    policies = len(comparison.policies)
+    print(
+        f"{scenario.name} · {policies} polic{'ies' if policies != 1 else 'y'} × "
+        f"{_replications(arguments)} · mean ± 95 % confidence interval (Student t)\n"
+    )
+    print(format_table(comparison.table))
+    _finish(arguments, comparison.table)
+    return 0
+
+
+def _sweep(arguments: argparse.Namespace) -> int:
+    from sim.experiment import summarize, sweep
+    from sim.experiment.formatting import format_table
+
+    scenario = _load(arguments)
+    grid: dict[str, Any] = _grid(arguments)
+    swept_keys = sorted(grid)
+    if arguments.policy:
+        if "policy.name" in grid:
+            raise InputError("give the policy by --policy or by --grid, not both", field="--policy")
+        grid["policy.name"] = arguments.policy  # one value: fixed, not a column
+    _check_trace(scenario)
+    options = _executor_options(arguments)
+    runs = sweep(scenario, grid, arguments.replications, arguments.seed, **options)
+    table = summarize(runs, swept_keys)
+    points = len(table)
+    print(
+        f"{scenario.name} · {points} grid point{'s' if points != 1 else ''} × "
+        f"{_replications(arguments)} · mean ± 95 % confidence interval (Student t)\n"
+    )
+    print(format_table(table))
+    _finish(arguments, table)
+    return 0
+
+
+def _replications(arguments: argparse.Namespace) -> str:
+    count = arguments.replications
+    last = arguments.seed + count - 1
+    seeds = f"seed {last}" if count == 1 else f"seeds {arguments.seed}–{last}"
+    return f"{count} replication{'s' if count != 1 else ''} ({seeds})"
+
+
+def _finish(arguments: argparse.Namespace, table: pd.DataFrame) -> None:
+    from sim.experiment.formatting import flat_table
+
+    if arguments.csv:
+        try:
+            flat_table(table).to_csv(arguments.csv, index=False)
+        except OSError as error:
+            raise InputError(
+                f"cannot write the CSV ({error.strerror})", file=arguments.csv
+            ) from None
+        print(f"\ntable written to {arguments.csv}")
+    if arguments.out:
+        print(f"runs stored in {arguments.out}")

@@ -322,6 +322,8 @@ def _timeline_runs(
         ]
         return runs, _common_slo(results), _common_name(results)
     if isinstance(data, Comparison):
+        if events is None and not data.events.empty:
+            events = data.events
         runs = _frame_runs(data.timeseries, events, replication)
         return runs, data.scenario.slo.latency_s, data.scenario.name
     results = list(data)
