@@ -13,7 +13,8 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m sim run scenarios/booking_surge.yaml --seed 1
+	$(BIN)/python -m sim report scenarios/booking_surge.yaml --replications 3 --seed 1 \
+		--report-dir reports/booking_surge
 
 lint: $(STAMP)
 	$(BIN)/ruff check sim tests

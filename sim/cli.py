@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -97,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(arguments)
         if arguments.command == "compare":
             return _compare(arguments)
+        if arguments.command == "report":
+            return _report(arguments)
         if arguments.command == "sweep":
             return _sweep(arguments)
         if arguments.command == "bench":
@@ -228,6 +231,8 @@ def _add_experiment_commands(commands: Any) -> None:
     from sim.experiment.compare import DEFAULT_REPLICATIONS as COMPARE_REPLICATIONS
     from sim.experiment.sweep import DEFAULT_REPLICATIONS as SWEEP_REPLICATIONS
 
+    REPORT_REPLICATIONS = 3  # enough for Student-t intervals, quick enough for `make demo`
+
     compare = commands.add_parser(
         "compare", help="run policies over replications: means and 95 %% confidence intervals"
     )
@@ -251,6 +256,27 @@ def _add_experiment_commands(commands: Any) -> None:
     )
     sweep.add_argument("--policy", choices=POLICY_NAMES, help="override the scenario's policy")
     _experiment_options(sweep, SWEEP_REPLICATIONS)
+
+    report = commands.add_parser(
+        "report",
+        help="compare policies and write a capacity-planning report (HTML, Markdown, figures)",
+    )
+    report.add_argument(
+        "scenario",
+        help="scenario YAML file (the comparison is run), or a folder stored by compare --out",
+    )
+    report.add_argument(
+        "--policies",
+        type=_policy_list,
+        metavar="P1,P2,...",
+        help=f"policies to compare (default: all of {','.join(POLICY_NAMES)})",
+    )
+    _experiment_options(report, REPORT_REPLICATIONS)
+    report.add_argument(
+        "--report-dir",
+        metavar="DIR",
+        help="where to write the report (default: reports/<scenario name>)",
+    )
 
 
 def _experiment_options(parser: argparse.ArgumentParser, replications: int) -> None:
@@ -370,6 +396,41 @@ def _compare(arguments: argparse.Namespace) -> int:
     )
     print(format_table(comparison.table))
     _finish(arguments, comparison.table)
+    return 0
+
+
+def _report(arguments: argparse.Namespace) -> int:
+    """Compare (or load a stored comparison), print the table, write the report."""
+    from pathlib import Path
+
+    from sim.experiment import compare
+    from sim.experiment.compare import Comparison
+    from sim.experiment.formatting import format_table
+    from sim.reporting import recommend, report
+
+    source = Path(arguments.scenario)
+    if source.is_dir():
+        comparison = Comparison.load(source)
+        command = f"python -m sim report {arguments.scenario}"
+    else:
+        scenario = _load(arguments)
+        _check_trace(scenario)
+        comparison = compare(
+            scenario,
+            arguments.policies,
+            arguments.replications,
+            arguments.seed,
+            **_executor_options(arguments),
+        )
+        command = "python -m sim " + " ".join(shlex.quote(part) for part in sys.argv[1:])
+    name = comparison.scenario.name
+    print(f"{name} · mean ± 95 % confidence interval (Student t)\n")
+    print(format_table(comparison.table))
+    _finish(arguments, comparison.table)
+    target = Path(arguments.report_dir or Path("reports") / name.replace("-", "_"))
+    index = report(comparison, target, command=command)
+    print("\n" + recommend(comparison).text.replace("**", ""))
+    print(f"\nreport: {index}")
     return 0
 
 

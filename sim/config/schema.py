@@ -36,11 +36,16 @@ class _Model(BaseModel):
 
 
 class Slo(_Model):
-    """The target a sample interval must meet: a latency percentile and an error ceiling."""
+    """The target a sample interval must meet: a latency percentile and an error ceiling.
+
+    ``attainment_target`` is the share of intervals that must meet it for a policy to count
+    as holding the SLO (0.99: the "two nines" objective common in SRE practice).
+    """
 
     latency_s: float = Field(default=0.5, gt=0)
     percentile: float = Field(default=95, gt=0, lt=100)
     max_error_rate: float = Field(default=0.01, ge=0, le=1)
+    attainment_target: float = Field(default=0.99, gt=0, le=1)
 
 
 # --- service -----------------------------------------------------------------------------------
