@@ -5,6 +5,9 @@
     python -m sim bench [--quick] [--json]
     python -m sim compare SCENARIO [--policies P1,P2,...] [--replications N] [--executor E] ...
     python -m sim sweep SCENARIO --grid key=v1,v2 [--grid key2=...] [--replications N] ...
+    python -m sim plan SCENARIO --space key=v1,v2 [--space ...] [--replications N] [--seed S]
+    python -m sim import compose FILE [--service NAME] [--out FILE]
+    python -m sim import k8s FILE... [--deployment NAME] [--out FILE]
 
 Bad input (a scenario, an override, a trace, an argument) prints one line on stderr naming the
 file, field or line and what was expected, and exits with code 2; never a traceback.
@@ -65,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--child-requests", type=int, default=0, help=argparse.SUPPRESS)
     _add_experiment_commands(commands)
+    _add_plan_command(commands)
+    _add_import_command(commands)
     return parser
 
 
@@ -102,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(arguments)
         if arguments.command == "sweep":
             return _sweep(arguments)
+        if arguments.command == "plan":
+            return _plan(arguments)
+        if arguments.command == "import":
+            return _import(arguments)
         if arguments.command == "bench":
             from sim.benchmark import run_benchmark
 
@@ -479,3 +488,123 @@ def _finish(arguments: argparse.Namespace, table: pd.DataFrame) -> None:
         print(f"\ntable written to {arguments.csv}")
     if arguments.out:
         print(f"runs stored in {arguments.out}")
+
+
+# --- import ------------------------------------------------------------------------------------
+
+
+def _add_import_command(commands: Any) -> None:
+    importer = commands.add_parser(
+        "import", help="write a scenario from a Compose file or Kubernetes manifests"
+    )
+    kinds = importer.add_subparsers(dest="source", required=True, parser_class=_Parser)
+    compose = kinds.add_parser("compose", help="a Compose or Swarm stack file")
+    compose.add_argument("file", help="docker-compose.yml or a stack file")
+    compose.add_argument("--service", metavar="NAME", help="the service (if there are several)")
+    compose.add_argument("--out", metavar="FILE", help="write the scenario here (default stdout)")
+    k8s = kinds.add_parser("k8s", help="Kubernetes manifests (Deployment, HPA, Nodes)")
+    k8s.add_argument("files", nargs="+", metavar="FILE", help="manifest files, multi-document")
+    k8s.add_argument("--deployment", metavar="NAME", help="the Deployment (if there are several)")
+    k8s.add_argument("--out", metavar="FILE", help="write the scenario here (default stdout)")
+
+
+def _import(arguments: argparse.Namespace) -> int:
+    """Import, print the warnings on stderr and the scenario as YAML on stdout or --out."""
+    from sim.importers import import_compose, import_kubernetes, to_yaml
+
+    if arguments.source == "compose":
+        result = import_compose(arguments.file, service=arguments.service)
+        source = arguments.file
+    else:
+        result = import_kubernetes(arguments.files, deployment=arguments.deployment)
+        source = " ".join(arguments.files)
+    text = to_yaml(result, source=source)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if arguments.out:
+        try:
+            with open(arguments.out, "w", encoding="utf-8") as out:
+                out.write(text)
+        except OSError as error:
+            raise InputError(
+                f"cannot write the scenario ({error.strerror})", file=arguments.out
+            ) from None
+        print(
+            f"scenario written to {arguments.out}: replace the ASSUMED lines "
+            f"({len(result.assumptions)}) with your figures",
+            file=sys.stderr,
+        )
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+# --- plan --------------------------------------------------------------------------------------
+
+
+def _add_plan_command(commands: Any) -> None:
+    from sim.experiment.executors import EXECUTORS
+
+    plan = commands.add_parser(
+        "plan", help="find the cheapest configuration whose SLO holds, with few runs"
+    )
+    plan.add_argument("scenario", help="scenario YAML file")
+    plan.add_argument(
+        "--space",
+        action="append",
+        required=True,
+        metavar="KEY=V1,V2,...",
+        help="values of a dotted key to search, read as YAML (repeatable: the cartesian product)",
+    )
+    plan.add_argument(
+        "--replications",
+        type=_positive,
+        default=5,
+        help="the most runs any candidate gets, seeds SEED, SEED+1, ... (default 5)",
+    )
+    plan.add_argument("--seed", type=_seed, default=0, help="seed of replication 0 (default 0)")
+    plan.add_argument(
+        "--confidence",
+        type=float,
+        default=0.95,
+        help="confidence of the SLO and cost intervals (default 0.95)",
+    )
+    plan.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field by its dotted key before planning (repeatable)",
+    )
+    plan.add_argument("--executor", choices=EXECUTORS, default="process", help="where runs execute")
+    plan.add_argument("--jobs", type=_positive, help="worker processes (default: one per core)")
+    plan.add_argument("--no-prune", action="store_true", help="skip the queueing-theory bound")
+    plan.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _plan(arguments: argparse.Namespace) -> int:
+    """Plan, print the candidates' table and the answer."""
+    from sim.planning import plan
+
+    scenario = _load(arguments)
+    space = _grid(argparse.Namespace(grid=arguments.space, set=arguments.set))
+    _check_trace(scenario)
+    result = plan(
+        scenario,
+        space,
+        replications=arguments.replications,
+        confidence=arguments.confidence,
+        seed=arguments.seed,
+        executor=arguments.executor,
+        jobs=arguments.jobs,
+        progress=False if arguments.no_progress else None,
+        prune=not arguments.no_prune,
+    )
+    print(
+        f"{scenario.name} · {result.candidates} candidates · SLO attainment ≥ "
+        f"{scenario.slo.attainment_target:.0%} with {arguments.confidence:.0%} confidence\n"
+    )
+    with pd.option_context("display.max_colwidth", 90, "display.width", 250):
+        print(result.table.to_string(float_format=lambda value: f"{value:.4g}"))
+    print("\n" + result.summary_text())
+    return 0
