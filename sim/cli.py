@@ -73,15 +73,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _seed(text: str) -> int:
-    """A run seed: a whole number, 0 or more (what numpy's SeedSequence accepts)."""
+def _whole_number(text: str, minimum: int) -> int:
+    """``text`` as a whole number of at least ``minimum``, or an argparse error saying so."""
     try:
-        seed = int(text)
+        number = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if seed < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {seed}")
-    return seed
+    if number < minimum:
+        raise argparse.ArgumentTypeError(f"expected {minimum} or more, got {number}")
+    return number
+
+
+def _seed(text: str) -> int:
+    """A run seed: a whole number, 0 or more (what numpy's SeedSequence accepts)."""
+    return _whole_number(text, 0)
 
 
 def _output_directory(path: str) -> None:
@@ -325,13 +330,7 @@ def _experiment_options(parser: argparse.ArgumentParser, replications: int) -> N
 
 def _positive(text: str) -> int:
     """A count: a whole number, 1 or more."""
-    try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {count}")
-    return count
+    return _whole_number(text, 1)
 
 
 def _policy_list(text: str) -> list[str]:
