@@ -156,6 +156,30 @@ class Observation:
         )
 
 
+def silent_nodes(
+    observation: Observation, silent_after_s: float, handled: set[str]
+) -> list[NodeView]:
+    """Nodes not terminated nor already handled whose last heartbeat is older than
+    ``silent_after_s``: what a health check or heartbeat monitor sees of a dead machine."""
+    now = observation.now_s
+    return [
+        node
+        for node in observation.nodes
+        if node.state != "terminated"
+        and node.name not in handled
+        and now - node.heartbeat_s > silent_after_s
+    ]
+
+
+def replace_node(node: NodeView, type_name: str) -> tuple[Action, ...]:
+    """Stop routing to a dead machine, delete it, and launch a new one of ``type_name``."""
+    return (
+        Action("unroute_node", target=node.name),
+        Action("terminate_node", target=node.name),
+        Action("launch_nodes", value=1, target=type_name),
+    )
+
+
 ActionKind = Literal[
     "set_replicas",  # value: the new replica count (Deployment spec.replicas, service scale)
     "launch_nodes",  # value: how many; target: the instance type

@@ -20,7 +20,16 @@ import numpy as np
 
 from sim.config.policies import ScaleOut
 from sim.config.schema import Scenario
-from sim.policies.base import Action, Decision, NodeView, Observation, PolicySetup, ceil_count
+from sim.policies.base import (
+    Action,
+    Decision,
+    NodeView,
+    Observation,
+    PolicySetup,
+    ceil_count,
+    replace_node,
+    silent_nodes,
+)
 
 ELB_UNHEALTHY_THRESHOLD = 2
 """Consecutive failed health checks before the load balancer marks a target unhealthy
@@ -128,18 +137,10 @@ class TargetTrackingScaler:
         self, observation: Observation, actions: list[Action], notes: list[str]
     ) -> int:
         now = observation.now_s
-        unhealthy = [
-            node
-            for node in observation.nodes
-            if node.state != "terminated"
-            and node.name not in self._replaced
-            and now - node.heartbeat_s > self.unhealthy_after_s
-        ]
+        unhealthy = silent_nodes(observation, self.unhealthy_after_s, self._replaced)
         for node in unhealthy:
             self._replaced.add(node.name)
-            actions.append(Action("unroute_node", target=node.name))
-            actions.append(Action("terminate_node", target=node.name))
-            actions.append(Action("launch_nodes", value=1, target=self.node_type))
+            actions.extend(replace_node(node, self.node_type))
             notes.append(
                 f"{node.name} failed {ELB_UNHEALTHY_THRESHOLD} health checks "
                 f"(silent {now - node.heartbeat_s:.0f} s): terminate and replace"

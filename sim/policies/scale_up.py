@@ -21,7 +21,15 @@ import numpy as np
 from sim.config.catalogue import InstanceType, family_ladder
 from sim.config.policies import ScaleUp
 from sim.config.schema import Scenario
-from sim.policies.base import Action, Decision, NodeView, Observation, PolicySetup
+from sim.policies.base import (
+    Action,
+    Decision,
+    NodeView,
+    Observation,
+    PolicySetup,
+    replace_node,
+    silent_nodes,
+)
 from sim.policies.load_balancer import ALB_HEALTH_CHECK_INTERVAL_S, ALB_HEALTHY_THRESHOLD
 
 FAILED_HEARTBEAT_S = 60.0
@@ -163,19 +171,11 @@ class VerticalScaler:
         self, observation: Observation, actions: list[Action], notes: list[str]
     ) -> list[str]:
         now = observation.now_s
-        failed = [
-            node
-            for node in observation.nodes
-            if node.state != "terminated"
-            and node.name not in self._recovered
-            and now - node.heartbeat_s > self.failure_after_s
-        ]
+        failed = silent_nodes(observation, self.failure_after_s, self._recovered)
         for node in failed:
             self._recovered.add(node.name)
             self._history.pop(node.name, None)
-            actions.append(Action("unroute_node", target=node.name))
-            actions.append(Action("terminate_node", target=node.name))
-            actions.append(Action("launch_nodes", value=1, target=node.type_name))
+            actions.extend(replace_node(node, node.type_name))
             notes.append(
                 f"{node.name} silent {now - node.heartbeat_s:.0f} s "
                 f"(> {self.failure_after_s:g} s): recover onto a new {node.type_name}"
