@@ -44,6 +44,7 @@ from sim import plots
 from sim.config.schema import Scenario
 from sim.experiment.compare import Comparison
 from sim.experiment.formatting import flat_table, plus_minus
+from sim.planning import Plan
 from sim.version import __version__
 
 HEADLINE_METRICS = (
@@ -115,11 +116,14 @@ def report(
     out_dir: str | Path,
     *,
     command: str | None = None,
+    plan: Plan | None = None,
 ) -> Path:
     """Write the report of ``comparison`` into ``out_dir``; returns the path of index.html.
 
     ``command`` is the command line that reproduces the comparison (shown in the report);
-    by default the equivalent ``python -m sim report`` call is given.
+    by default the equivalent ``python -m sim report`` call is given. A ``plan`` from
+    :func:`sim.planning.plan` adds its answer after the recommendation: the cheapest safe
+    configuration, the runner-up, what it would cost to be wrong, and the runs it used.
     """
     directory = Path(out_dir)
     figures_directory = directory / "figures"
@@ -132,6 +136,8 @@ def report(
     table = comparison.table
     flat_table(table).to_csv(directory / "summary.csv", index=False)
     sections = _sections(comparison, advice, command or _default_command(comparison))
+    if plan is not None:
+        sections[2:2] = _plan_sections(plan)
     (directory / "report.md").write_text(_markdown(scenario, sections, figures), encoding="utf-8")
     index = directory / "index.html"
     index.write_text(_html(scenario, sections, figures_directory, figures), encoding="utf-8")
@@ -250,6 +256,17 @@ def _sections(comparison: Comparison, advice: Recommendation, command: str) -> l
             table=_defaults_table(comparison.policies),
         ),
         Section("How to reproduce", _reproduce_text(comparison, command)),
+    ]
+
+
+def _plan_sections(plan: Plan) -> list[Section]:
+    wrong = plan.wrong_lines() or ["No cheaper candidate clearly failed, and no other holds."]
+    runner_up = plan.describe(plan.runner_up) if plan.runner_up is not None else "None."
+    return [
+        Section("Cheapest safe configuration", (plan.best_text(),)),
+        Section("Runner-up", (runner_up,)),
+        Section("What it would cost to be wrong", tuple(wrong)),
+        Section("Runs used", (plan.runs_text(),), table=plan.table),
     ]
 
 

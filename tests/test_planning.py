@@ -292,3 +292,17 @@ def test_cli_plan_rejects_a_bad_confidence(capsys: pytest.CaptureFixture[str]) -
     )
     assert code == 2
     assert "confidence" in capsys.readouterr().err
+
+
+def test_a_plan_adds_its_answer_to_the_report(tmp_path: Path) -> None:
+    import sim
+
+    result = plan(_mmc_scenario(), _servers_space(), replications=2, executor="serial")
+    comparison = sim.compare(_mmc_scenario(), ["static"], replications=2, executor="serial")
+    index = sim.report(comparison, tmp_path / "report", plan=result)
+    text = (index.parent / "report.md").read_text()
+    for heading in ("Cheapest safe configuration", "Runner-up", "What it would cost to be wrong",
+                    "Runs used"):  # fmt: skip
+        assert f"## {heading}" in text
+    assert result.best_text() in text
+    assert "Runs used" in index.read_text()
