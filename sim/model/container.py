@@ -53,6 +53,7 @@ class Container:
     __slots__ = (
         "_alloc_by_busy",
         "_cap_m",
+        "_demand_by_busy",
         "_lane",
         "_lane_heap",
         "_lane_sequence",
@@ -143,6 +144,7 @@ class Container:
         # departure time is known when it starts (no virtual clock needed).
         self.dedicated = False
         self._cap_m = 0
+        self._demand_by_busy: list[int] = [0]
         self._alloc_by_busy: list[float] = [0.0]
         self._rate_by_busy: list[float] = [1.0]
         self.cpu_used_core_s = 0.0
@@ -201,13 +203,17 @@ class Container:
                 self.cpu_used_core_s += self.alloc_cores * elapsed
                 self.virtual_at_s = now
             entry = [self.virtual_s + demand_s, now, endpoint, True]
-            heappush(self.heap, entry)
-            self.in_service.append(entry)
+            heap = self.heap
+            heappush(heap, entry)
+            in_service = self.in_service
+            in_service.append(entry)
             self.busy = busy + 1
             rate = self.rate
-            if self.isolated:  # the common case, inlined: see _after_busy_change
+            if self.isolated:  # the common cases, inlined: see _after_busy_change
                 self.alloc_cores = self._alloc_by_busy[busy + 1]
                 self.rate = self._rate_by_busy[busy + 1]
+            elif self._demand_by_busy[busy + 1] == self.demand_m:
+                self.rate = self.alloc_cores / (busy + 1)  # same demand, same share
             else:
                 self._after_busy_change(now)
             if busy and self.rate == rate:
@@ -216,7 +222,17 @@ class Container:
                 finish_s = now + demand_s / rate
                 if finish_s < self.wakeup_s:
                     self.wakeup_s = finish_s
-                    self._lane.wake_at(finish_s, self)
+                    heappush(self._lane_heap, (finish_s, next(self._lane_sequence), self, None))
+            elif not busy and len(heap) == 1 and len(in_service) == 1:
+                # It was idle: the newcomer alone sets the wake-up (_reschedule, inlined).
+                rate = self.rate
+                next_s = now + (entry[0] - self.virtual_s) / rate if rate > 0 else math.inf
+                deadline_s = now + self.timeout_s
+                if deadline_s < next_s:
+                    next_s = deadline_s
+                if next_s < self.wakeup_s:
+                    self.wakeup_s = next_s
+                    heappush(self._lane_heap, (next_s, next(self._lane_sequence), self, None))
             else:
                 self._reschedule(now)
             return
@@ -283,9 +299,11 @@ class Container:
                 busy += 1
         if busy != before:
             self.busy = busy
-            if self.isolated:  # the common case, inlined: see _after_busy_change
+            if self.isolated:  # the common cases, inlined: see _after_busy_change
                 self.alloc_cores = self._alloc_by_busy[busy]
                 self.rate = self._rate_by_busy[busy]
+            elif busy and self._demand_by_busy[busy] == self.demand_m:
+                self.rate = self.alloc_cores / busy  # same demand, same share
             else:
                 self._after_busy_change(now)
         if busy:
@@ -301,9 +319,16 @@ class Container:
             if next_s < now:
                 next_s = now
             self.wakeup_s = next_s
-            self._lane.wake_at(next_s, self)
+            heappush(self._lane_heap, (next_s, next(self._lane_sequence), self, None))
         else:
-            self._reschedule(now)
+            while heap and not heap[0][3]:  # idle: _reschedule, inlined
+                heappop(heap)
+            if heap:
+                self._reschedule(now)
+            else:
+                in_service.clear()
+                self.virtual_s = 0.0
+                self.virtual_at_s = now
             if self.state == TERMINATING and not queue:
                 self._drained()
 
@@ -409,10 +434,7 @@ class Container:
             self.alloc_cores = self._alloc_by_busy[busy]
             self.rate = self._rate_by_busy[busy]
             return
-        wanted_m = busy * 1000
-        limit_m = self.limit_m
-        if limit_m is not None and wanted_m > limit_m:
-            wanted_m = limit_m
+        wanted_m = self._demand_by_busy[busy]
         node = self.node
         if wanted_m != self.demand_m and node is not None:
             node.total_demand_m += wanted_m - self.demand_m
@@ -425,7 +447,7 @@ class Container:
 
     def wanted_m(self) -> int:
         """CPU this container can use now: a core per request in service, up to its cap."""
-        return min(self.busy * 1000, self.max_demand_m)
+        return self._demand_by_busy[self.busy]
 
     def attach(self, node: Node, now: float) -> None:
         """Bind to ``node``: the CPU it may use is its limit, or the whole node without one."""
@@ -434,9 +456,10 @@ class Container:
         cap_m = node.cpu_m if self.limit_m is None else min(self.limit_m, node.cpu_m)
         self._cap_m = cap_m
         self.max_demand_m = min(cap_m, self.concurrency * 1000)
-        self._alloc_by_busy = [
-            min(busy * 1000, self.max_demand_m) / 1000 for busy in range(self.concurrency + 1)
+        self._demand_by_busy = [
+            min(busy * 1000, self.max_demand_m) for busy in range(self.concurrency + 1)
         ]
+        self._alloc_by_busy = [demand_m / 1000 for demand_m in self._demand_by_busy]
         self._rate_by_busy = [1.0] + [
             self._alloc_by_busy[busy] / busy for busy in range(1, self.concurrency + 1)
         ]
@@ -460,7 +483,11 @@ class Container:
     def set_alloc(self, now: float, alloc_cores: float) -> None:
         """The node's new CPU share for this container (called by :meth:`Node.reallocate`)."""
         if alloc_cores != self.alloc_cores and not self.dedicated:
-            self._advance(now)
+            elapsed = now - self.virtual_at_s  # _advance, inlined: this runs on every share
+            if elapsed > 0:
+                self.virtual_s += self.rate * elapsed
+                self.cpu_used_core_s += self.alloc_cores * elapsed
+                self.virtual_at_s = now
             self.alloc_cores = alloc_cores
             self.rate = alloc_cores / self.busy if self.busy else 1.0
             self._reschedule(now)

@@ -56,6 +56,8 @@ class Node:
         "index",
         "instance",
         "launched_s",
+        "level_remaining_cores",
+        "level_weight_m",
         "max_demand_m",
         "memory_mib",
         "name",
@@ -69,6 +71,7 @@ class Node:
         "terminated_s",
         "total_demand_m",
         "type_name",
+        "uniform_weights",
         "unroutable",
     )
 
@@ -99,6 +102,11 @@ class Node:
         self.total_demand_m = 0  # CPU its containers ask for now (while shared)
         self.max_demand_m = 0  # the most they could ever ask for together
         self.contended = False
+        # While contended: the CPU left and the weight left where water filling stopped
+        # satisfying demands (see reallocate); every capped container gets that level's share.
+        self.level_remaining_cores = 0.0
+        self.level_weight_m = 0.0
+        self.uniform_weights = True  # every container here has the same CPU request
         self.role = "worker"
         self.failed_s = math.nan
         self.pulls: dict[str, float] = {}  # image → when its pull on this node completes
@@ -162,6 +170,7 @@ class Node:
         container.attach(self, now)
         self.containers.append(container)
         self.max_demand_m += container.max_demand_m
+        self._weights_changed()
         self._share(now)
 
     def detach(self, container: Container, now: float) -> None:
@@ -169,7 +178,11 @@ class Node:
         if container in self.containers:
             self.containers.remove(container)
             self.max_demand_m -= container.max_demand_m
+            self._weights_changed()
             self._share(now)
+
+    def _weights_changed(self) -> None:
+        self.uniform_weights = len({container.request_m for container in self.containers}) <= 1
 
     def _share(self, now: float) -> None:
         """Isolated while the containers can never want more than the node has (then each
@@ -180,38 +193,69 @@ class Node:
         if isolated:
             self.total_demand_m = 0
             self.contended = False
+            self.level_remaining_cores = self.level_weight_m = 0.0
         else:
             self.total_demand_m = sum(container.demand_m for container in self.containers)
             self.reallocate(now)
 
     def reallocate(self, now: float) -> None:
-        """Divide the node's CPU among its containers by weighted max-min fairness."""
-        capacity = self.cpu_m / 1000
-        wanting = [c for c in self.containers if c.demand_m > 0]
-        for idle in self.containers:
+        """Divide the node's CPU among its containers by weighted max-min fairness.
+
+        Called whenever a container's demand changes while the node is, or becomes, short of
+        CPU. Containers that stop wanting CPU give their share back first, then each wanting
+        container is told its share; a container whose share did not change does no work.
+        """
+        containers = self.containers
+        for idle in containers:
             if idle.demand_m == 0 and idle.alloc_cores:
                 idle.set_alloc(now, 0.0)
         if self.total_demand_m <= self.cpu_m:
             self.contended = False
-            for container in wanting:
-                container.set_alloc(now, container.demand_m / 1000)
+            self.level_remaining_cores = self.level_weight_m = 0.0
+            for container in containers:
+                if container.demand_m > 0:
+                    container.set_alloc(now, container.demand_m / 1000)
             return
         self.contended = True
         # Satisfy the containers that want least per unit of weight first; whatever they
-        # leave is shared by the rest in proportion to their weights.
-        wanting.sort(key=lambda c: c.demand_m / c.request_m)
-        remaining = capacity
+        # leave is shared by the rest in proportion to their weights. With equal weights
+        # (one service's replicas) the order by demand alone is the same, and cheaper.
+        wanting = [c for c in containers if c.demand_m > 0]
+        if self.uniform_weights:
+            wanting.sort(key=_demand_m)
+        else:
+            wanting.sort(key=_demand_per_weight)
+        remaining = self.cpu_m / 1000
         weight_left = float(sum(c.request_m for c in wanting))
         shares: list[tuple[Container, float]] = []
         for position, container in enumerate(wanting):
-            fair = remaining * container.request_m / weight_left
+            request_m = container.request_m
+            fair = remaining * request_m / weight_left
             wanted = container.demand_m / 1000
             if wanted > fair:
+                # The water level: every container from here on gets its weight's share.
+                self.level_remaining_cores = remaining
+                self.level_weight_m = weight_left
                 for rest in wanting[position:]:
                     shares.append((rest, remaining * rest.request_m / weight_left))
                 break
             shares.append((container, wanted))
             remaining -= wanted
-            weight_left -= container.request_m
+            weight_left -= request_m
         for container, share in shares:
             container.set_alloc(now, share)
+
+    def capped_share(self, request_m: int) -> float:
+        """On a contended node, the share a container of weight ``request_m`` gets when it
+        wants more than that (the water level times its weight); 0 on an uncontended node."""
+        if not self.level_weight_m:
+            return 0.0
+        return self.level_remaining_cores * request_m / self.level_weight_m
+
+
+def _demand_m(container: Container) -> int:
+    return container.demand_m
+
+
+def _demand_per_weight(container: Container) -> float:
+    return container.demand_m / container.request_m
