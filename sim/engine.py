@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ from sim.elasticity import add_demand
 from sim.model import node as node_states
 from sim.model.balancer import make_balancer
 from sim.model.cluster import Cluster
-from sim.model.kernel import RequestLane
+from sim.model.kernel import RequestLane, Ticker
 from sim.model.recorder import FAULT as REJECT_FAULT
 from sim.model.recorder import (
     IN_FLIGHT,
@@ -99,8 +100,20 @@ def run(
 # --- build -------------------------------------------------------------------------------------
 
 
-def build(scenario: Scenario, policy: str, seed: int, *, record_requests: bool = False) -> Run:
-    """Wire the model for one run; nothing has happened yet."""
+def build(
+    scenario: Scenario,
+    policy: str,
+    seed: int,
+    *,
+    record_requests: bool = False,
+    skip_quiet_ticks: bool = True,
+) -> Run:
+    """Wire the model for one run; nothing has happened yet.
+
+    ``skip_quiet_ticks`` lets a controller that waits for a change sleep until the cluster
+    changes (see :class:`~sim.policies.base.Decision`); turning it off changes no result,
+    only the time taken, which the tests check.
+    """
     if seed < 0:
         raise InputError(f"expected a seed of 0 or more, got {seed}", field="seed")
     rngs = streams(seed)
@@ -145,9 +158,9 @@ def build(scenario: Scenario, policy: str, seed: int, *, record_requests: bool =
     for fault in scenario.faults:
         faults.start(fault)
     env.process(_sampler(built))
-    env.process(_metrics_server(built, setup.metrics_resolution_s))
+    Ticker(env, 0.0, setup.metrics_resolution_s, partial(_scrape, built))
     for controller in setup.controllers:
-        env.process(_control_loop(built, controller, setup))
+        _start_control_loop(built, controller, setup, skip_quiet_ticks=skip_quiet_ticks)
     return built
 
 
@@ -252,23 +265,30 @@ class Faults:
                 cluster.crash_container(victim, f"random failure (MTBF {mtbf_s:g} s)")
 
 
-def _metrics_server(built: Run, resolution_s: float) -> Generator[simpy.Event, Any, None]:
-    """Scrape every container's CPU usage on the metrics resolution."""
-    while True:
-        built.cluster.scrape_metrics(built.env.now)
-        yield built.env.timeout(resolution_s)
+def _scrape(built: Run, now: float) -> bool:
+    """metrics-server: scrape every container's CPU usage (every metrics resolution)."""
+    built.cluster.scrape_metrics(now)
+    return True
 
 
-def _control_loop(
-    built: Run, controller: Controller, setup: PolicySetup
-) -> Generator[simpy.Event, Any, None]:
-    """Ask ``controller`` for a decision every period and apply it."""
-    env = built.env
-    yield env.timeout(controller.phase_s)
-    while True:
+def _start_control_loop(
+    built: Run, controller: Controller, setup: PolicySetup, *, skip_quiet_ticks: bool
+) -> None:
+    """Ask ``controller`` for a decision every period (first at its phase) and apply it.
+
+    A decision that waits for a change puts the loop to sleep until the cluster changes;
+    it then resumes at its next tick on the same grid, as if it had never stopped.
+    """
+
+    def tick(now: float) -> bool:
         decision = controller.decide(observe(built))
         apply_decision(built, controller.name, decision, setup)
-        yield env.timeout(controller.period_s)
+        if decision.wait_for_change and skip_quiet_ticks:
+            built.cluster.wake_on_change(ticker.wake)
+            return False
+        return True
+
+    ticker = Ticker(built.env, controller.phase_s, controller.period_s, tick)
 
 
 def observe(built: Run) -> Observation:

@@ -583,3 +583,38 @@ def test_controller_timing_attributes() -> None:
         15,
         0.0,
     )
+
+
+# --- waiting for a change ----------------------------------------------------------------------
+
+BOOTING = make_node("node-9", 9, state="provisioning", launched_s=0.0, ready_s=math.nan)
+DRAINING = make_node("node-9", 9, state="draining")
+SETTLED_CASES = {
+    # (layout, pending, extra nodes) -> whether the scan may wait for a change
+    "full-cluster-nothing-to-do": ([FULL, FULL], [], [], True),
+    "above-threshold-nodes-stay": ([[1000, 1000, 1000], [1000, 1000, 1000]], [], [], True),
+    "pending-pods-that-fit": ([[1000]], [1000], [], False),
+    "a-node-booting": ([FULL], [], [BOOTING], False),
+    "a-node-draining": ([FULL], [], [DRAINING], False),
+    "a-node-on-the-unneeded-clock": ([[1000, 1000], [1000]], [], [], False),
+}
+
+
+@pytest.mark.parametrize(
+    ("layout", "pending", "extra", "settled"), SETTLED_CASES.values(), ids=SETTLED_CASES.keys()
+)
+def test_a_scan_waits_for_a_change_only_when_no_clock_or_pod_can_make_it_act(
+    layout: list[list[int]], pending: list[int], extra: list[NodeView], settled: bool
+) -> None:
+    decision = controller().decide(observe(100, layout, pending=pending, extra_nodes=extra))
+    assert decision.wait_for_change is settled
+
+
+def test_an_unready_node_keeps_the_scans_going_until_it_is_removed() -> None:
+    autoscaler = controller()
+    failed = {0: {"state": "failed", "heartbeat_s": 0.0}}
+    first = autoscaler.decide(observe(10, [FULL, FULL], node_fields=failed))
+    assert first.actions == () and not first.wait_for_change
+    assert targets(
+        autoscaler.decide(observe(1210, [FULL, FULL], node_fields=failed)), "terminate_node"
+    ) == ["node-0"]

@@ -17,7 +17,7 @@ import simpy
 from sim.config.catalogue import InstanceType
 from sim.model.balancer import make_balancer
 from sim.model.container import Container
-from sim.model.kernel import RequestLane
+from sim.model.kernel import RequestLane, Ticker
 from sim.model.node import Node
 from sim.model.recorder import OUTCOME_NAMES, Recorder
 
@@ -302,3 +302,47 @@ def test_kernel_contract_with_simpy() -> None:
     assert next(env._eid) == 0
     env._now = 3.0
     assert env.now == 3.0
+
+
+# --- the ticker: control loops on SimPy's schedule ---------------------------------------------
+
+
+def test_ticker_ticks_on_its_grid_from_the_first_tick() -> None:
+    env = simpy.Environment()
+    seen: list[float] = []
+    Ticker(env, 2.5, 10.0, lambda now: seen.append(now) or True)
+    env.run(until=40.0)
+    assert seen == [2.5, 12.5, 22.5, 32.5]
+
+
+def test_sleeping_ticker_resumes_at_its_next_grid_tick_after_a_wake() -> None:
+    env = simpy.Environment()
+    seen: list[float] = []
+    ticker = Ticker(env, 1.0, 5.0, lambda now: seen.append(now) or now < 6.0)
+
+    def wake_at(time_s: float) -> simpy.events.Event:
+        yield env.timeout(time_s)
+        ticker.wake(env.now)
+
+    env.process(wake_at(23.0))  # asleep after the tick at 6.0; the grid goes on: 11, 16, 21, 26
+    env.run(until=40.0)
+    assert seen == [1.0, 6.0, 26.0]
+    ticker.wake(40.0)
+    ticker.wake(40.0)  # waking an awake ticker changes nothing
+    env.run(until=52.0)
+    assert seen == [1.0, 6.0, 26.0, 41.0]  # 41 said to sleep again
+
+
+def test_ticker_wakes_on_a_grid_tick_that_falls_exactly_at_the_wake() -> None:
+    env = simpy.Environment()
+    seen: list[float] = []
+    ticker = Ticker(env, 0.0, 5.0, lambda now: seen.append(now) or False)
+    env.run(until=12.0)
+    ticker.wake(15.0)
+    env.run(until=30.0)
+    assert seen == [0.0, 15.0]
+
+
+def test_ticker_rejects_a_period_that_is_not_positive() -> None:
+    with pytest.raises(ValueError, match="period must be positive"):
+        Ticker(simpy.Environment(), 0.0, 0.0, lambda now: True)

@@ -24,7 +24,7 @@ toward the desired replicas, and the balancer keeps sending it requests, which f
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import numpy as np
@@ -94,6 +94,7 @@ class Cluster:
         self.events: list[EventRow] = []
         self.desired_replicas = scenario.service.initial_replicas
         self.scale_actions = 0
+        self._on_change: list[Callable[[float], None]] = []
 
     # --- events -------------------------------------------------------------------------------
 
@@ -106,10 +107,23 @@ class Cluster:
         to_value: object = "",
         reason: str = "",
     ) -> None:
-        """One row of ``Result.events``."""
+        """One row of ``Result.events`` (every change of a node or replica writes one)."""
         self.events.append(
             (float(self.env.now), source, action, target, str(from_value), str(to_value), reason)
         )
+        self.changed()
+
+    def wake_on_change(self, callback: Callable[[float], None]) -> None:
+        """Call ``callback(now)`` once, at the next change of a node or replica."""
+        self._on_change.append(callback)
+
+    def changed(self) -> None:
+        """A node or replica changed: wake whatever waits for a change."""
+        if self._on_change:
+            waiting, self._on_change = self._on_change, []
+            now = self.env.now
+            for callback in waiting:
+                callback(now)
 
     def node_named(self, name: str) -> Node | None:
         return next((node for node in self.nodes if node.name == name), None)
@@ -433,6 +447,7 @@ class Cluster:
         assert node is not None
         if spec.image not in node.images:
             container.state = states.PULLING
+            self.changed()
             done_s = node.pulls.get(spec.image)
             if done_s is None:
                 # Pulls on one node are serial (kubelet serializeImagePulls); a second pod
@@ -450,6 +465,7 @@ class Cluster:
     def _run_container(self, container: Container) -> Generator[simpy.Event, Any, None]:
         """Start the application, wait for the readiness probe, then for the balancer."""
         container.state = states.STARTING
+        self.changed()
         running_s = self.env.now
         startup_s = float(self.scenario.service.container.startup_s.sample(self._startup_rng, 1)[0])
         yield self.env.timeout(self._ready_after_s(running_s, running_s + startup_s) - running_s)

@@ -10,12 +10,13 @@ is driven by a single "pump" event in SimPy's queue, at the lane's earliest time
 fires the pump, the lane processes its own events — always the earliest of the next arrival
 and the next wake-up — for as long as they come strictly before SimPy's next event, moving
 the environment's clock with them; then it sets the pump again. Everything that is not a
-request (node and container lifecycles, faults, the sampler, the policies' controllers) stays
-an ordinary SimPy process and sees a correctly ordered world: at equal times SimPy's events go
-first, then wake-ups, then arrivals.
+request (node and container lifecycles, faults, the sampler) stays an ordinary SimPy process,
+and the periodic control loops (metrics scrapes, the policies' controllers) are :class:`Ticker`
+objects on SimPy's queue; all of them see a correctly ordered world: at equal times SimPy's
+events go first, then wake-ups, then arrivals.
 
 This reads and writes three attributes of ``simpy.Environment`` that its public methods use
-(``_queue``, ``_eid``, ``_now``); ``tests/test_kernel.py`` checks that contract against the
+(``_queue``, ``_eid``, ``_now``); ``tests/test_model.py`` checks that contract against the
 pinned SimPy version.
 """
 
@@ -179,3 +180,66 @@ class RequestLane:
         self._position = position
         self._running = False
         self._set_pump(self._earliest())
+
+
+class Ticker:
+    """Calls ``action(now)`` at ``first_s`` and then every ``period_s``, on SimPy's schedule.
+
+    A control loop needs no process of its own: the ticker is an event-like object (as the
+    lane's pump) pushed onto SimPy's queue at each tick, so a tick costs one heap entry and
+    a call. Tick times accumulate as a SimPy timeout's do (``previous + period_s``).
+
+    ``action`` returns False to sleep: no tick is scheduled until :meth:`wake`, which resumes
+    on the same grid at the first tick at or after the wake-up.
+    """
+
+    __slots__ = (
+        "_action",
+        "_callbacks",
+        "_env",
+        "_ok",
+        "callbacks",
+        "next_s",
+        "period_s",
+        "sleeping",
+    )
+
+    def __init__(
+        self, env: simpy.Environment, first_s: float, period_s: float, action: Any
+    ) -> None:
+        if not period_s > 0:
+            raise ValueError(f"a ticker's period must be positive, got {period_s}")
+        self._env = env
+        self._action = action
+        self._callbacks = (self._fire,)
+        self._ok = True
+        self.callbacks: tuple[Any, ...] | None = None
+        self.period_s = period_s
+        self.next_s = first_s
+        self.sleeping = False
+        self._push(first_s)
+
+    def _push(self, time_s: float) -> None:
+        self.next_s = time_s
+        self.callbacks = self._callbacks
+        queue: list[Any] = self._env._queue
+        heappush(queue, (time_s, NORMAL_PRIORITY, next(self._env._eid), self))
+
+    def _fire(self, _: Ticker) -> None:
+        now = self.next_s
+        following_s = now + self.period_s
+        if self._action(now):
+            self._push(following_s)
+        else:
+            self.sleeping = True
+            self.next_s = following_s
+
+    def wake(self, now: float) -> None:
+        """Resume a sleeping ticker at its first tick at or after ``now``."""
+        if not self.sleeping:
+            return
+        self.sleeping = False
+        next_s = self.next_s
+        while next_s < now:
+            next_s += self.period_s
+        self._push(next_s)

@@ -349,8 +349,13 @@ class _Plan:
         self.actions.append(action)
         self.notes.append(note)
 
-    def decision(self) -> Decision:
-        return Decision(actions=tuple(self.actions), reason="; ".join(self.notes))
+    def decision(self, *, settled: bool = False) -> Decision:
+        """The scan's decision; a ``settled`` scan without actions waits for a change."""
+        return Decision(
+            actions=tuple(self.actions),
+            reason="; ".join(self.notes),
+            wait_for_change=settled and not self.actions,
+        )
 
 
 @dataclass(frozen=True)
@@ -429,7 +434,17 @@ class ClusterAutoscalerController:
             plan.notes.append(scale_up.note)
         if self.settings.scale_down_enabled:
             self._scale_down(observation, nodes, plan, hold=scale_up.needed)
-        return plan.decision()
+        return plan.decision(settled=self._settled(observation, nodes))
+
+    def _settled(self, observation: Observation, nodes: list[NodeView]) -> bool:
+        """Whether every later scan will decide nothing until a node or replica changes: no
+        pod pending, no node booting, draining or unready, none on the unneeded clock."""
+        return (
+            not self._unneeded_since
+            and not self._unready_since
+            and all(node.state == "ready" for node in nodes)
+            and not any(replica.state == "pending" for replica in observation.replicas)
+        )
 
     # --- node health ---------------------------------------------------------------------
 

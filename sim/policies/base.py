@@ -202,10 +202,24 @@ class Action:
 
 @dataclass(frozen=True)
 class Decision:
-    """The actions a controller chose, and why (logged with each action)."""
+    """The actions a controller chose, and why (logged with each action).
+
+    ``wait_for_change`` says that, with no action now, the controller will decide nothing
+    until a node or replica changes (appears, changes state, goes): its decisions until
+    then depend on no clock, metric or timer. The engine may then skip its ticks until the
+    cluster changes and resume it on its own period's grid, which saves the work of a node
+    monitor that wakes every 5 s in a healthy cluster without changing any result.
+    """
 
     actions: tuple[Action, ...] = ()
     reason: str = ""
+    wait_for_change: bool = False
+
+    def __post_init__(self) -> None:
+        if self.wait_for_change and self.actions:
+            raise ValueError(
+                "a decision with actions changes the cluster: it cannot wait for a change"
+            )
 
 
 class Controller(Protocol):

@@ -52,10 +52,14 @@ class NodeLifecycleController:
         evict_after_s = grace_s + self.settings.pod_eviction_toleration_s
         actions: list[Action] = []
         reasons: list[str] = []
+        settled = True  # no node on a clock: every later check finds nothing until a change
         for node in observation.nodes:
             if node.state == "terminated":
                 continue
             silent_s = observation.now_s - node.heartbeat_s
+            handled = node.name in self._not_ready and node.name in self._evicted
+            if silent_s > 0 and not handled:
+                settled = False
             if silent_s > grace_s and node.name not in self._not_ready:
                 self._not_ready.add(node.name)
                 actions.append(Action("unroute_node", target=node.name))
@@ -67,7 +71,9 @@ class NodeLifecycleController:
                     f"{node.name} NotReady past the {self.settings.pod_eviction_toleration_s:g} s "
                     "toleration: pods evicted"
                 )
-        return Decision(tuple(actions), "; ".join(reasons) or "all nodes healthy")
+        if actions:
+            return Decision(tuple(actions), "; ".join(reasons))
+        return Decision(reason="all nodes healthy", wait_for_change=settled)
 
 
 def setup(scenario: Scenario, phase_rng: np.random.Generator) -> PolicySetup:

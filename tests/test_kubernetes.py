@@ -1,0 +1,80 @@
+"""The node lifecycle controller: a silent node is unrouted after the grace period, its pods
+evicted after the toleration, and a healthy cluster lets the controller wait for a change."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sim.config.policies import NodeLifecycle
+from sim.policies.base import NodeView, Observation
+from sim.policies.kubernetes import NodeLifecycleController
+
+SETTINGS = NodeLifecycle()
+GRACE_S = SETTINGS.node_monitor_grace_s
+EVICT_S = GRACE_S + SETTINGS.pod_eviction_toleration_s
+
+
+def node(name: str, heartbeat_s: float, state: str = "ready") -> NodeView:
+    return NodeView(
+        name=name,
+        index=int(name.rsplit("-", 1)[1]),
+        type_name="m5.xlarge",
+        state=state,  # type: ignore[arg-type]
+        cpu_m=4000,
+        memory_mib=16384,
+        requested_cpu_m=0,
+        requested_memory_mib=0,
+        replicas=0,
+        launched_s=0.0,
+        ready_s=0.0,
+        heartbeat_s=heartbeat_s,
+        price_per_hour_usd=0.192,
+    )
+
+
+def observe(now_s: float, *nodes: NodeView) -> Observation:
+    return Observation(now_s=now_s, replicas=(), nodes=nodes, desired_replicas=0)
+
+
+CASES = {
+    # (seconds since the crash) -> (actions, waits for a change)
+    "healthy": (None, [], True),
+    "silent-within-grace": (GRACE_S, [], False),
+    "just-past-grace": (GRACE_S + 1, [("unroute_node", "node-1")], False),
+    "within-toleration": (EVICT_S, [], False),  # unrouted at the previous call
+    "just-past-toleration": (EVICT_S + 1, [("evict_node", "node-1")], False),
+    "handled": (EVICT_S + 60, [], True),
+}
+
+
+def test_node_lifecycle_case_table() -> None:
+    # One controller called as time goes on: it keeps what it has already done.
+    controller = NodeLifecycleController(SETTINGS)
+    crash_s = 1000.0
+    for name, (silent_s, actions, waits) in CASES.items():
+        now_s = crash_s + (silent_s if silent_s is not None else -crash_s / 2)
+        dead = node("node-1", crash_s if silent_s is not None else now_s, "failed")
+        decision = controller.decide(observe(now_s, node("node-0", now_s), dead))
+        assert [(a.kind, a.target) for a in decision.actions] == actions, name
+        assert decision.wait_for_change is waits, name
+
+
+def test_terminated_nodes_are_ignored() -> None:
+    decision = NodeLifecycleController(SETTINGS).decide(
+        observe(5000.0, node("node-0", 5000.0), node("node-1", 0.0, "terminated"))
+    )
+    assert decision.actions == () and decision.wait_for_change
+
+
+def test_a_node_without_a_heartbeat_time_is_not_silent() -> None:
+    decision = NodeLifecycleController(SETTINGS).decide(observe(10.0, node("node-0", math.nan)))
+    assert decision.actions == () and decision.wait_for_change
+
+
+def test_a_decision_with_actions_cannot_wait() -> None:
+    from sim.policies.base import Action, Decision
+
+    with pytest.raises(ValueError, match="cannot wait"):
+        Decision(actions=(Action("set_replicas", 3),), wait_for_change=True)
