@@ -47,6 +47,7 @@ class Node:
     """One machine of the cluster."""
 
     __slots__ = (
+        "_share_plans",
         "billing",
         "containers",
         "contended",
@@ -56,8 +57,6 @@ class Node:
         "index",
         "instance",
         "launched_s",
-        "level_remaining_cores",
-        "level_weight_m",
         "max_demand_m",
         "memory_mib",
         "name",
@@ -71,7 +70,6 @@ class Node:
         "terminated_s",
         "total_demand_m",
         "type_name",
-        "uniform_weights",
         "unroutable",
     )
 
@@ -102,11 +100,7 @@ class Node:
         self.total_demand_m = 0  # CPU its containers ask for now (while shared)
         self.max_demand_m = 0  # the most they could ever ask for together
         self.contended = False
-        # While contended: the CPU left and the weight left where water filling stopped
-        # satisfying demands (see reallocate); every capped container gets that level's share.
-        self.level_remaining_cores = 0.0
-        self.level_weight_m = 0.0
-        self.uniform_weights = True  # every container here has the same CPU request
+        self._share_plans: dict[tuple[int, ...], tuple[bool, tuple[tuple[int, float], ...]]] = {}
         self.role = "worker"
         self.failed_s = math.nan
         self.pulls: dict[str, float] = {}  # image → when its pull on this node completes
@@ -162,6 +156,7 @@ class Node:
         self.instance = instance
         self.cpu_m = max(0, instance.cpu_m - self.reserved_cpu_m)
         self.memory_mib = max(0, instance.memory_mib - self.reserved_memory_mib)
+        self._share_plans.clear()
 
     # --- CPU sharing --------------------------------------------------------------------------
 
@@ -170,7 +165,6 @@ class Node:
         container.attach(self, now)
         self.containers.append(container)
         self.max_demand_m += container.max_demand_m
-        self._weights_changed()
         self._share(now)
 
     def detach(self, container: Container, now: float) -> None:
@@ -178,84 +172,73 @@ class Node:
         if container in self.containers:
             self.containers.remove(container)
             self.max_demand_m -= container.max_demand_m
-            self._weights_changed()
             self._share(now)
-
-    def _weights_changed(self) -> None:
-        self.uniform_weights = len({container.request_m for container in self.containers}) <= 1
 
     def _share(self, now: float) -> None:
         """Isolated while the containers can never want more than the node has (then each
         simply gets what it wants); otherwise CFS sharing, recomputed as demands change."""
+        self._share_plans.clear()  # the weights or the capacity changed
         isolated = self.max_demand_m <= self.cpu_m
         for container in self.containers:
             container.set_isolated(now, isolated)
         if isolated:
             self.total_demand_m = 0
             self.contended = False
-            self.level_remaining_cores = self.level_weight_m = 0.0
         else:
             self.total_demand_m = sum(container.demand_m for container in self.containers)
             self.reallocate(now)
 
     def reallocate(self, now: float) -> None:
-        """Divide the node's CPU among its containers by weighted max-min fairness.
+        """Give each container its CFS share of the node for the demands they have now.
 
         Called whenever a container's demand changes while the node is, or becomes, short of
-        CPU. Containers that stop wanting CPU give their share back first, then each wanting
-        container is told its share; a container whose share did not change does no work.
+        CPU. The shares are a function of the demands alone (weights and capacity stay put
+        between attach and detach), and a node's containers cycle through few demand
+        combinations, so each combination's plan is computed once (:meth:`_plan_shares`).
+        A container whose share did not change does no work.
         """
         containers = self.containers
-        for idle in containers:
-            if idle.demand_m == 0 and idle.alloc_cores:
-                idle.set_alloc(now, 0.0)
+        demands = tuple([container.demand_m for container in containers])
+        plan = self._share_plans.get(demands)
+        if plan is None:
+            if len(self._share_plans) >= _MAX_SHARE_PLANS:
+                self._share_plans.clear()
+            plan = self._share_plans[demands] = self._plan_shares()
+        self.contended, shares = plan
+        for position, share in shares:
+            container = containers[position]
+            if share != container.alloc_cores:
+                container.set_alloc(now, share)
+
+    def _plan_shares(self) -> tuple[bool, tuple[tuple[int, float], ...]]:
+        """Weighted max-min fairness ("water filling") over the current demands.
+
+        Returns whether the node is contended and ``(position, share in cores)`` for every
+        container, in the order shares are handed out: containers that want nothing give
+        theirs back first; then, while the node has enough, each gets what it wants; once it
+        has not, the containers that want least per unit of weight are satisfied first, and
+        whatever they leave is shared by the rest in proportion to their weights.
+        """
+        containers = self.containers
+        shares = [(position, 0.0) for position, c in enumerate(containers) if c.demand_m == 0]
+        wanting = [(position, c) for position, c in enumerate(containers) if c.demand_m > 0]
         if self.total_demand_m <= self.cpu_m:
-            self.contended = False
-            self.level_remaining_cores = self.level_weight_m = 0.0
-            for container in containers:
-                if container.demand_m > 0:
-                    container.set_alloc(now, container.demand_m / 1000)
-            return
-        self.contended = True
-        # Satisfy the containers that want least per unit of weight first; whatever they
-        # leave is shared by the rest in proportion to their weights. With equal weights
-        # (one service's replicas) the order by demand alone is the same, and cheaper.
-        wanting = [c for c in containers if c.demand_m > 0]
-        if self.uniform_weights:
-            wanting.sort(key=_demand_m)
-        else:
-            wanting.sort(key=_demand_per_weight)
+            shares += [(position, c.demand_m / 1000) for position, c in wanting]
+            return False, tuple(shares)
+        wanting.sort(key=lambda item: item[1].demand_m / item[1].request_m)
         remaining = self.cpu_m / 1000
-        weight_left = float(sum(c.request_m for c in wanting))
-        shares: list[tuple[Container, float]] = []
-        for position, container in enumerate(wanting):
-            request_m = container.request_m
-            fair = remaining * request_m / weight_left
+        weight_left = float(sum(c.request_m for _, c in wanting))
+        for rank, (position, container) in enumerate(wanting):
+            fair = remaining * container.request_m / weight_left
             wanted = container.demand_m / 1000
             if wanted > fair:
-                # The water level: every container from here on gets its weight's share.
-                self.level_remaining_cores = remaining
-                self.level_weight_m = weight_left
-                for rest in wanting[position:]:
-                    shares.append((rest, remaining * rest.request_m / weight_left))
+                shares += [(p, remaining * c.request_m / weight_left) for p, c in wanting[rank:]]
                 break
-            shares.append((container, wanted))
+            shares.append((position, wanted))
             remaining -= wanted
-            weight_left -= request_m
-        for container, share in shares:
-            container.set_alloc(now, share)
-
-    def capped_share(self, request_m: int) -> float:
-        """On a contended node, the share a container of weight ``request_m`` gets when it
-        wants more than that (the water level times its weight); 0 on an uncontended node."""
-        if not self.level_weight_m:
-            return 0.0
-        return self.level_remaining_cores * request_m / self.level_weight_m
+            weight_left -= container.request_m
+        return True, tuple(shares)
 
 
-def _demand_m(container: Container) -> int:
-    return container.demand_m
-
-
-def _demand_per_weight(container: Container) -> float:
-    return container.demand_m / container.request_m
+_MAX_SHARE_PLANS = 4096
+"""Demand combinations remembered per node (a bound for nodes with many containers)."""
