@@ -61,6 +61,7 @@ class Container:
         "_log",
         "_rate_by_busy",
         "_recorder",
+        "_start_sum_s",
         "_warmup_latency_append",
         "_warmup_s",
         "alloc_cores",
@@ -130,8 +131,12 @@ class Container:
         self.request_m = cpu_request_m
         self.memory_request_mib = memory_request_mib
         self.queue: deque[tuple[float, float, int]] = deque()  # (arrival_s, demand_s, endpoint)
-        self.heap: list[list[Any]] = []  # [finish_virtual_s, arrival_s, endpoint, live]
-        self.in_service: deque[list[Any]] = deque()  # the same entries in order of start
+        # Processor sharing: [finish_virtual_s, arrival_s, endpoint, live] by finish, and the
+        # same entries in order of start. Dedicated cores: requests in service are
+        # [finish_s, arrival_s, endpoint, live, start_s], held only by the lane's schedule.
+        self.heap: list[list[Any]] = []
+        self.in_service: deque[list[Any]] = deque()
+        self._start_sum_s = 0.0  # dedicated cores: the start times of the requests in service
         self.busy = 0
         self.virtual_s = 0.0
         self.virtual_at_s = created_s
@@ -184,7 +189,7 @@ class Container:
             finish_s = now + demand_s
             deadline_s = now + self.timeout_s
             entry = [finish_s, now, endpoint, True, now]
-            self.in_service.append(entry)
+            self._start_sum_s += now
             heappush(
                 self._lane_heap,
                 (
@@ -338,6 +343,7 @@ class Container:
             return  # lost in a crash, or converted to processor sharing
         entry[3] = False
         self.cpu_used_core_s += now - entry[4]  # one core since it started
+        self._start_sum_s -= entry[4]
         arrival_s = entry[1]
         if entry[0] <= now + _EPSILON:
             self._latency_append(now - arrival_s)
@@ -349,7 +355,6 @@ class Container:
             self._recorder.time_out(now, arrival_s, entry[2], self.index)
         busy = self.busy - 1
         queue = self.queue
-        in_service = self.in_service
         if queue:
             cut = now - self.timeout_s
             lane_heap = self._lane_heap
@@ -363,7 +368,7 @@ class Container:
                 finish_s = now + demand_s
                 deadline_s = arrival_s + self.timeout_s
                 started = [finish_s, arrival_s, endpoint, True, now]
-                in_service.append(started)
+                self._start_sum_s += now
                 heappush(
                     lane_heap,
                     (
@@ -375,11 +380,10 @@ class Container:
                 )
                 busy += 1
         self.busy = busy
-        if len(in_service) > 2 * busy + 8:  # forget finished requests now and then
-            while in_service and not in_service[0][3]:
-                in_service.popleft()
-        if busy == 0 and self.state == TERMINATING and not queue:
-            self._drained()
+        if busy == 0:
+            self._start_sum_s = 0.0  # exact again whenever idle, however long the run
+            if self.state == TERMINATING and not queue:
+                self._drained()
 
     def _convert(self, now: float, dedicated: bool) -> None:
         """Carry the requests in service over between the dedicated and the shared model.
@@ -390,10 +394,11 @@ class Container:
         """
         self.cpu_used_core_s = self.cpu_used_until(now)
         self.alloc_cores = 0.0
-        live = [entry for entry in self.in_service if entry[3]]
+        live = self._serving()
         for entry in live:
             entry[3] = False
         self.in_service.clear()
+        self._start_sum_s = now * len(live) if dedicated else 0.0
         self.heap.clear()
         self.wakeup_s = math.inf
         virtual_s = self.virtual_s
@@ -403,7 +408,6 @@ class Container:
         for entry in live:
             if dedicated:
                 fresh = [now + max(0.0, entry[0] - virtual_s), entry[1], entry[2], True, now]
-                self.in_service.append(fresh)
                 self._lane.depart_at(min(fresh[0], entry[1] + self.timeout_s), self, fresh)
             else:
                 fresh = [max(0.0, entry[0] - now), entry[1], entry[2], True]
@@ -545,15 +549,15 @@ class Container:
             else:
                 self._recorder.reject(now, arrival_s, endpoint, self.index, reason)
                 lost += 1
-        for entry in self.in_service:
-            if entry[3]:
-                entry[3] = False
-                self._recorder.reject(now, entry[1], entry[2], self.index, reason)
-                lost += 1
+        for entry in self._serving():
+            entry[3] = False
+            self._recorder.reject(now, entry[1], entry[2], self.index, reason)
+            lost += 1
         self.queue.clear()
         self.heap.clear()
         self.in_service.clear()
         self.busy = 0
+        self._start_sum_s = 0.0
         self.wakeup_s = math.inf
         self.state = GONE
         self.routable = False
@@ -569,31 +573,56 @@ class Container:
         still running are added here.
         """
         if self.dedicated:
-            running_s: float = sum(now - entry[4] for entry in self.in_service if entry[3])
-            return self.cpu_used_core_s + running_s
+            return self.cpu_used_core_s + self.busy * now - self._start_sum_s
         self._advance(now)
         return self.cpu_used_core_s
+
+    def _serving(self) -> list[list[Any]]:
+        """The requests in service, oldest first.
+
+        Dedicated-core requests are kept nowhere but in their departures on the lane's
+        schedule, so the rare callers (a crash, a switch of model, the end of the run) find
+        them there; they started in arrival order, as the accept queue is FCFS.
+        """
+        if not self.dedicated:
+            return [entry for entry in self.in_service if entry[3]]
+        serving = [
+            item[3]
+            for item in self._lane_heap
+            if item[2] is self and item[3] is not None and item[3][3]
+        ]
+        serving.sort(key=_arrival_s)
+        return serving
 
     def finish_run(self, end_s: float) -> None:
         """Settle requests whose clients gave up before the run ended (the rest stay in flight)."""
         self._advance(end_s)
+        serving = self._serving()
         if self.dedicated:
             self.cpu_used_core_s = self.cpu_used_until(end_s)
-            for entry in self.in_service:
+            for entry in serving:
                 entry[4] = end_s  # counted up to here
+            self._start_sum_s = end_s * len(serving)
         self._expire_queue_head(end_s)
         cut = end_s - self.timeout_s + _EPSILON
-        for entry in self.in_service:
-            if entry[3] and entry[1] <= cut:
+        for entry in serving:
+            if entry[1] <= cut:
                 entry[3] = False
                 self.busy -= 1
+                if self.dedicated:
+                    self._start_sum_s -= end_s
                 self._recorder.time_out(entry[1] + self.timeout_s, entry[1], entry[2], self.index)
 
     def requests_in_flight(self) -> list[tuple[float, int]]:
         """``(arrival_s, endpoint)`` of every request still here (for the per-request frame)."""
         waiting = [(arrival_s, endpoint) for arrival_s, _, endpoint in self.queue]
-        serving = [(entry[1], entry[2]) for entry in self.in_service if entry[3]]
+        serving = [(entry[1], entry[2]) for entry in self._serving()]
         return serving + waiting
+
+
+def _arrival_s(entry: list[Any]) -> float:
+    arrival_s: float = entry[1]
+    return arrival_s
 
 
 class DeadReplica:
