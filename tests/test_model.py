@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -247,6 +248,36 @@ def test_balancers_spread_load_over_all_replicas(algorithm: str) -> None:
     assert per_replica.min() >= 1000 - 140
     if algorithm == "round_robin":
         assert per_replica.tolist() == [1000] * 4
+
+
+def test_random_pick_is_the_uniform_of_each_request_times_the_replicas_of_the_moment() -> None:
+    # kube-proxy's uniform pick: request k goes to replica int(u_k × n), u_k the k-th uniform
+    # of the balancer stream and n the routable replicas when it arrives, however the
+    # routable set changes in between (picks computed ahead must be recomputed).
+    balancer = make_balancer("random", np.random.default_rng(7))
+    uniforms = np.random.default_rng(7).random(200_000)
+    replicas = [SimpleNamespace(name=f"replica-{k}") for k in range(9)]
+    changes = np.random.default_rng(3)
+    for replica in replicas[:3]:
+        balancer.add(replica)  # type: ignore[arg-type]
+    used = 0
+    for _ in range(3000):
+        if changes.random() < 0.05:  # a replica joins or leaves
+            if len(balancer.routable) < len(replicas) and changes.random() < 0.5:
+                balancer.add(next(r for r in replicas if r not in balancer.routable))  # type: ignore[arg-type]
+            elif len(balancer.routable) > 1:
+                balancer.remove(balancer.routable[int(changes.integers(len(balancer.routable)))])
+        for _ in range(int(changes.integers(1, 100))):
+            expected = balancer.routable[int(uniforms[used] * len(balancer.routable))]
+            assert balancer.pick() is expected
+            used += 1
+    assert used > _draw_batch()  # the stream was drawn again on the way
+
+
+def _draw_batch() -> int:
+    from sim.model import balancer
+
+    return balancer._DRAW_BATCH
 
 
 def test_least_connections_breaks_ties_towards_the_first_replica() -> None:

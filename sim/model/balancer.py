@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from sim.model.container import Container
+    from sim.model.container import Container, DeadReplica
+    from sim.model.node import Node
 
 _DRAW_BATCH = 65536
+_PICK_CHUNK = 1024  # random picks computed ahead for the current number of replicas
 
 
 class Balancer:
@@ -34,11 +36,32 @@ class Balancer:
     def add(self, container: Container) -> None:
         container.routable = True
         self.routable.append(container)
+        self._changed()
 
     def remove(self, container: Container) -> None:
         container.routable = False
         if container in self.routable:
             self.routable.remove(container)
+            self._changed()
+
+    def remove_node(self, node: Node) -> None:
+        """Stop routing to every replica on ``node``, dead stand-ins included."""
+        kept = []
+        for replica in self.routable:
+            if replica.node is node:
+                replica.routable = False
+            else:
+                kept.append(replica)
+        self.routable[:] = kept
+        self._changed()
+
+    def stand_in(self, container: Container, stand_in: Container | DeadReplica) -> None:
+        """Route to ``stand_in`` wherever ``container`` was routed (the replica count stays)."""
+        position = self.routable.index(container)
+        self.routable[position] = stand_in  # type: ignore[assignment]
+
+    def _changed(self) -> None:
+        """The routable set changed (a hook for balancers that plan ahead)."""
 
     def pick(self) -> Container | None:
         """The replica for the next request, or None when none is routable."""
@@ -70,16 +93,47 @@ class RoundRobin(Balancer):
 
 
 class Random(Balancer):
+    """A uniform pick: replica ``int(u × n)`` for the next uniform ``u`` of the stream.
+
+    The picks are computed ahead, a chunk at a time, for the number of routable replicas
+    ``n`` of the moment; a change of the routable set recomputes them from the first unused
+    uniform, so each request still gets the pick its own uniform gives.
+    """
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        super().__init__(rng)
+        self._uniform_array = np.empty(0)
+        self._picks: list[int] = []
+        self._next_pick = 0
+        self._chunk_start = 0  # the position in _uniform_array of _picks[0]
+
+    def _changed(self) -> None:
+        """Forget the picks computed for the old replica count (their uniforms stay unused)."""
+        self._next_uniform = self._chunk_start + self._next_pick
+        self._picks = []
+        self._next_pick = 0
+
+    def _refill(self) -> None:
+        if self._next_uniform >= len(self._uniform_array):
+            self._uniform_array = self._rng.random(_DRAW_BATCH)
+            self._next_uniform = 0
+        start = self._next_uniform
+        chunk = self._uniform_array[start : start + _PICK_CHUNK]
+        self._picks = (chunk * len(self.routable)).astype(np.int64).tolist()
+        self._chunk_start = start
+        self._next_pick = 0
+        self._next_uniform = start + len(chunk)
+
     def pick(self) -> Container | None:
         routable = self.routable
         if not routable:
             return None
-        position = self._next_uniform  # _uniform(), inlined: this runs once per request
-        if position >= len(self._uniforms):
-            self._uniforms = self._rng.random(_DRAW_BATCH).tolist()
+        position = self._next_pick
+        if position >= len(self._picks):
+            self._refill()
             position = 0
-        self._next_uniform = position + 1
-        return routable[int(self._uniforms[position] * len(routable))]
+        self._next_pick = position + 1
+        return routable[self._picks[position]]
 
 
 class LeastConnections(Balancer):

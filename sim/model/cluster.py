@@ -220,8 +220,7 @@ class Cluster:
         container.zombie = container.state not in (states.PENDING, states.GONE)
         container.kill(self.env.now, FAULT)
         if was_routable:
-            position = self.balancer.routable.index(container)
-            self.balancer.routable[position] = DeadReplica(container, self.recorder)  # type: ignore[call-overload]
+            self.balancer.stand_in(container, DeadReplica(container, self.recorder))
 
     def _detect_failure(self, node: Node, detection_s: float) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(detection_s)
@@ -233,11 +232,7 @@ class Cluster:
         if node.unroutable:
             return
         node.unroutable = True
-        kept = [replica for replica in self.balancer.routable if replica.node is not node]
-        for replica in self.balancer.routable:
-            if replica.node is node:
-                replica.routable = False
-        self.balancer.routable[:] = kept
+        self.balancer.remove_node(node)
         self.log(source, "unroute", node.name, "routable", "unroutable", reason)
 
     def evict_node(self, node: Node, reason: str, *, source: str = "cluster") -> None:
