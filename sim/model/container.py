@@ -214,13 +214,13 @@ class Container:
             in_service.append(entry)
             self.busy = busy + 1
             rate = self.rate
-            if self.isolated:  # the common cases, inlined: see _after_busy_change
+            if self.isolated:  # the common cases, inlined: see _change_demand
                 self.alloc_cores = self._alloc_by_busy[busy + 1]
                 self.rate = self._rate_by_busy[busy + 1]
             elif self._demand_by_busy[busy + 1] == self.demand_m:
                 self.rate = self.alloc_cores / (busy + 1)  # same demand, same share
             else:
-                self._after_busy_change(now)
+                self._change_demand(now, busy + 1)
             if busy and self.rate == rate:
                 # Nothing else moved: only the newcomer can depart before the wake-up set (its
                 # deadline is the latest of all), so the common case costs one comparison.
@@ -304,13 +304,15 @@ class Container:
                 busy += 1
         if busy != before:
             self.busy = busy
-            if self.isolated:  # the common cases, inlined: see _after_busy_change
+            if self.isolated:  # the common cases, inlined: see _change_demand
                 self.alloc_cores = self._alloc_by_busy[busy]
                 self.rate = self._rate_by_busy[busy]
-            elif busy and self._demand_by_busy[busy] == self.demand_m:
+            elif not busy:
+                self._change_demand(now, 0)
+            elif self._demand_by_busy[busy] == self.demand_m:
                 self.rate = self.alloc_cores / busy  # same demand, same share
             else:
-                self._after_busy_change(now)
+                self._change_demand(now, busy)
         if busy:
             # The next departure or deadline (as in _reschedule, inlined for speed).
             while not heap[0][3]:
@@ -431,22 +433,24 @@ class Container:
             self.cpu_used_core_s += self.alloc_cores * elapsed
             self.virtual_at_s = now
 
-    def _after_busy_change(self, now: float) -> None:
-        """Update the CPU this container asks of its node, and the per-request rate."""
-        busy = self.busy
-        if self.isolated:
-            self.alloc_cores = self._alloc_by_busy[busy]
-            self.rate = self._rate_by_busy[busy]
-            return
-        wanted_m = self._demand_by_busy[busy]
+    def _change_demand(self, now: float, busy: int) -> None:
+        """On a shared node: ``busy`` requests in service now ask a new share of the node.
+
+        While the node has enough for everyone, the container simply gets what it asks;
+        otherwise the node divides its CPU anew (:meth:`Node.reallocate`).
+        """
+        demand_m = self._demand_by_busy[busy]
         node = self.node
-        if wanted_m != self.demand_m and node is not None:
-            node.total_demand_m += wanted_m - self.demand_m
-            self.demand_m = wanted_m
-            if node.contended or node.total_demand_m > node.cpu_m:
+        if demand_m != self.demand_m and node is not None:
+            total_m = node.total_demand_m + demand_m - self.demand_m
+            node.total_demand_m = total_m
+            self.demand_m = demand_m
+            if node.contended or total_m > node.cpu_m:
                 node.reallocate(now)
             else:
-                self.alloc_cores = wanted_m / 1000
+                self.alloc_cores = self._alloc_by_busy[busy]
+                self.rate = self._rate_by_busy[busy]
+                return
         self.rate = self.alloc_cores / busy if busy else 1.0
 
     def wanted_m(self) -> int:
