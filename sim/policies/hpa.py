@@ -22,6 +22,7 @@ Condition names in the reasons (``ScaleUpLimit``, ``ScaleDownStabilized``, ``Too
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -633,7 +634,7 @@ class HpaController:
             if hpa.behavior is None
             else resolve_behavior(hpa.behavior, hpa.downscale_stabilization_s)
         )
-        self._recommendations: list[TimedRecommendation] = []
+        self._recommendations: deque[TimedRecommendation] = deque()  # oldest first
         self._scale_events: list[ScaleEvent] = []
         self._seeded = False
 
@@ -724,5 +725,8 @@ class HpaController:
             if self.behavior is None
             else self.behavior.history_window_s
         )
-        kept = [r for r in self._recommendations if r.time_s >= now_s - window_s]
-        self._recommendations = [*kept, TimedRecommendation(now_s, replicas)]
+        history = self._recommendations
+        cutoff_s = now_s - window_s
+        while history and history[0].time_s < cutoff_s:
+            history.popleft()
+        history.append(TimedRecommendation(now_s, replicas))
