@@ -12,6 +12,7 @@ from sim import engine
 from sim.config.catalogue import CATALOGUE
 from sim.policies.autoscaler import ClusterAutoscalerController
 from sim.policies.kubernetes import NodeLifecycleController
+from sim.policies.swarm import SwarmDispatcher
 
 
 def scenario(**changes: Any) -> sim.Scenario:
@@ -228,22 +229,49 @@ def test_unimplemented_policy_is_a_clear_input_error() -> None:
 
 
 def _run_with(scenario_: sim.Scenario, *, skip_quiet_ticks: bool) -> sim.Result:
-    built = engine.build(scenario_, "kubernetes", 3, skip_quiet_ticks=skip_quiet_ticks)
+    policy = scenario_.policy.name
+    built = engine.build(scenario_, policy, 3, skip_quiet_ticks=skip_quiet_ticks)
     engine.execute(built, progress=False)
     return engine.collect(built, wall_time_s=0.0)
 
 
-def test_skipping_quiet_controller_ticks_changes_no_result(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A Kubernetes run that touches every controller: a surge the HPA follows, pods the
-    # cluster autoscaler finds nodes for and later removes, a node crash the node lifecycle
-    # controller handles. Skipping the ticks of controllers that wait for a change must give
-    # the same frames, only with fewer decisions taken.
-    calls = {"node-lifecycle": 0, "cluster-autoscaler": 0}
-    for cls in (NodeLifecycleController, ClusterAutoscalerController):
+QUIET_CASES = {
+    # A run that touches every controller of the policy: a surge the HPA (or the Swarm
+    # operator) follows, nodes the cluster autoscaler adds and removes, a node crash the
+    # node lifecycle controller (or the Swarm dispatcher) handles.
+    "kubernetes": (
+        {"policy.kubernetes.hpa": {"min_replicas": 2, "max_replicas": 16}},
+        {"set_replicas", "launch", "drain", "unroute", "evict"},
+        (NodeLifecycleController, ClusterAutoscalerController),
+    ),
+    "swarm": (
+        {"policy.swarm.operator": {"for_s": 60, "reaction_s": {"dist": "constant", "value": 30}}},
+        {"set_replicas", "unroute", "evict"},
+        (SwarmDispatcher,),
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("policy", "changes", "actions", "quiet"),
+    [(policy, *case) for policy, case in QUIET_CASES.items()],
+    ids=list(QUIET_CASES),
+)
+def test_skipping_quiet_controller_ticks_changes_no_result(
+    monkeypatch: pytest.MonkeyPatch,
+    policy: str,
+    changes: dict[str, Any],
+    actions: set[str],
+    quiet: tuple[type, ...],
+) -> None:
+    # Skipping the ticks of controllers that wait for a change must give the same frames,
+    # only with fewer decisions taken.
+    calls: dict[str, int] = {}
+    for cls in quiet:
         decide = cls.decide
 
         def counted(self: Any, observation: Any, decide: Any = decide) -> Any:
-            calls[self.name] += 1
+            calls[self.name] = calls.get(self.name, 0) + 1
             return decide(self, observation)
 
         monkeypatch.setattr(cls, "decide", counted)
@@ -251,21 +279,21 @@ def test_skipping_quiet_controller_ticks_changes_no_result(monkeypatch: pytest.M
         **{
             "duration_s": 2400,
             "warmup_s": 0,
-            "policy.name": "kubernetes",
+            "policy.name": policy,
             "cluster.max_nodes": 6,
             "traffic.surges": [{"start_s": 300, "ramp_s": 60, "hold_s": 600, "multiplier": 4}],
-            "policy.kubernetes.hpa": {"min_replicas": 2, "max_replicas": 16},
             "faults": [{"kind": "node_crash", "at_s": 1500, "node": 0}],
+            **changes,
         }
     )
     skipped = _run_with(busy, skip_quiet_ticks=True)
     calls_skipping = dict(calls)
-    calls.update(dict.fromkeys(calls, 0))
+    calls.clear()
     every = _run_with(busy, skip_quiet_ticks=False)
-    assert set(every.events["action"]) >= {"set_replicas", "launch", "drain", "unroute", "evict"}
+    assert set(every.events["action"]) >= actions
     pd.testing.assert_series_equal(skipped.summary, every.summary)
     pd.testing.assert_frame_equal(skipped.timeseries, every.timeseries)
     pd.testing.assert_frame_equal(skipped.events, every.events)
-    assert calls_skipping["node-lifecycle"] < every.scenario.duration_s / 5 / 2
-    assert calls["node-lifecycle"] == pytest.approx(every.scenario.duration_s / 5, abs=1)
-    assert calls_skipping["cluster-autoscaler"] < calls["cluster-autoscaler"]
+    assert calls_skipping.keys() == calls.keys() == {cls.name for cls in quiet}
+    for name, count in calls.items():
+        assert calls_skipping[name] < count, name

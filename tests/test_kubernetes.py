@@ -78,3 +78,18 @@ def test_a_decision_with_actions_cannot_wait() -> None:
 
     with pytest.raises(ValueError, match="cannot wait"):
         Decision(actions=(Action("set_replicas", 3),), wait_for_change=True)
+
+
+def test_nodes_that_fail_together_are_unrouted_before_any_is_evicted() -> None:
+    # node-1 died long ago, node-2 just now: one call unroutes node-2 and evicts node-1,
+    # unroutes first (node order within each), as the taint manager runs after the monitor.
+    controller = NodeLifecycleController(SETTINGS)
+    now_s = 2000.0
+    first, second = node("node-1", now_s - EVICT_S - 1, "failed"), node("node-2", 0.0, "failed")
+    decision = controller.decide(observe(now_s, first, second))
+    assert [(a.kind, a.target) for a in decision.actions] == [
+        ("unroute_node", "node-1"),
+        ("unroute_node", "node-2"),
+        ("evict_node", "node-1"),
+        ("evict_node", "node-2"),
+    ]

@@ -457,6 +457,17 @@ def test_dispatcher_marks_silent_nodes_down(
     decision = dispatcher.decide(snapshot(100.0, 4, nodes=nodes))
     expected = [("unroute_node", "node-1"), ("evict_node", "node-1")] if down else []
     assert [(a.kind, a.target) for a in decision.actions] == expected
+    assert not decision.wait_for_change  # a node missing heartbeats is on the clock
+
+
+def test_dispatcher_waits_for_a_change_while_every_node_heartbeats_or_is_down() -> None:
+    dispatcher = SwarmDispatcher(Swarm(), phase_s=0.0)
+    healthy = (node("node-1", heartbeat_s=100.0), node("node-2", heartbeat_s=100.0))
+    assert dispatcher.decide(snapshot(100.0, 4, nodes=healthy)).wait_for_change
+    dead = (node("node-1", heartbeat_s=80.0, state="failed"), node("node-2", heartbeat_s=100.0))
+    assert dispatcher.decide(snapshot(100.0, 4, nodes=dead)).actions  # Down: handled now
+    later = (dead[0], node("node-2", heartbeat_s=105.0))
+    assert dispatcher.decide(snapshot(105.0, 4, nodes=later)).wait_for_change
 
 
 def test_dispatcher_acts_once_per_node_and_ignores_terminated_ones() -> None:

@@ -15,7 +15,14 @@ import numpy as np
 from sim.config.policies import NodeLifecycle
 from sim.config.schema import Scenario
 from sim.policies.autoscaler import ClusterAutoscalerController, node_groups_for
-from sim.policies.base import Action, Controller, Decision, Observation, PolicySetup
+from sim.policies.base import (
+    Action,
+    Controller,
+    Decision,
+    Observation,
+    PolicySetup,
+    silent_nodes,
+)
 from sim.policies.hpa import HpaController
 from sim.policies.scheduling import kube_scheduler
 
@@ -49,31 +56,25 @@ class NodeLifecycleController:
     def decide(self, observation: Observation) -> Decision:
         """Unroute nodes silent past the grace period; evict those past the toleration."""
         grace_s = self.settings.node_monitor_grace_s
-        evict_after_s = grace_s + self.settings.pod_eviction_toleration_s
+        toleration_s = self.settings.pod_eviction_toleration_s
         actions: list[Action] = []
         reasons: list[str] = []
-        settled = True  # no node on a clock: every later check finds nothing until a change
-        for node in observation.nodes:
-            if node.state == "terminated":
-                continue
+        for node in silent_nodes(observation, grace_s, self._not_ready):
+            self._not_ready.add(node.name)
+            actions.append(Action("unroute_node", target=node.name))
             silent_s = observation.now_s - node.heartbeat_s
-            handled = node.name in self._not_ready and node.name in self._evicted
-            if silent_s > 0 and not handled:
-                settled = False
-            if silent_s > grace_s and node.name not in self._not_ready:
-                self._not_ready.add(node.name)
-                actions.append(Action("unroute_node", target=node.name))
-                reasons.append(f"{node.name} silent {silent_s:.0f} s > grace {grace_s:g} s")
-            if silent_s > evict_after_s and node.name not in self._evicted:
-                self._evicted.add(node.name)
-                actions.append(Action("evict_node", target=node.name))
-                reasons.append(
-                    f"{node.name} NotReady past the {self.settings.pod_eviction_toleration_s:g} s "
-                    "toleration: pods evicted"
-                )
+            reasons.append(f"{node.name} silent {silent_s:.0f} s > grace {grace_s:g} s")
+        for node in silent_nodes(observation, grace_s + toleration_s, self._evicted):
+            self._evicted.add(node.name)
+            actions.append(Action("evict_node", target=node.name))
+            reasons.append(
+                f"{node.name} NotReady past the {toleration_s:g} s toleration: pods evicted"
+            )
         if actions:
             return Decision(tuple(actions), "; ".join(reasons))
-        return Decision(reason="all nodes healthy", wait_for_change=settled)
+        # With no node silent but the ones fully handled, only a change can make it act.
+        on_the_clock = silent_nodes(observation, 0.0, self._not_ready & self._evicted)
+        return Decision(reason="all nodes healthy", wait_for_change=not on_the_clock)
 
 
 def setup(scenario: Scenario, phase_rng: np.random.Generator) -> PolicySetup:

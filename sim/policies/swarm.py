@@ -35,6 +35,7 @@ from sim.policies.base import (
     Observation,
     PolicySetup,
     ceil_count,
+    silent_nodes,
 )
 from sim.policies.scheduling import swarm_spread
 
@@ -335,15 +336,13 @@ class SwarmDispatcher:
 
     def decide(self, observation: Observation) -> Decision:
         now = observation.now_s
-        newly_down = [
-            node
-            for node in observation.nodes
-            if node.state != "terminated"
-            and node.name not in self._down
-            and now - node.heartbeat_s > self.down_after_s
-        ]
+        newly_down = silent_nodes(observation, self.down_after_s, self._down)
         if not newly_down:
-            return Decision(reason=f"no node newly Down (silent > {self.down_after_s:g} s)")
+            # Only a node that has begun to miss heartbeats can go Down without a change.
+            return Decision(
+                reason=f"no node newly Down (silent > {self.down_after_s:g} s)",
+                wait_for_change=not silent_nodes(observation, 0.0, self._down),
+            )
         actions: list[Action] = []
         for node in newly_down:
             self._down.add(node.name)
