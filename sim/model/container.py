@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 # Numerical slack for comparing virtual times and deadlines that were computed along
 # different float paths (the virtual clock is reset whenever the container is idle).
 _EPSILON = 1e-9
+_INFINITY = math.inf
 
 # Lifecycle states (DESIGN.md): pending → pulling → starting → ready → terminating → gone.
 PENDING = "pending"
@@ -251,7 +252,7 @@ class Container:
 
     def wake(self, now: float) -> None:
         """The lane's call at :attr:`wakeup_s`: departures, deadlines, then the queue."""
-        self.wakeup_s = math.inf
+        self.wakeup_s = _INFINITY
         virtual_s = self.virtual_s
         elapsed = now - self.virtual_at_s
         if elapsed > 0:
@@ -281,7 +282,8 @@ class Container:
         # Clients that gave up while their request was in service.
         in_service = self.in_service
         cut = now - self.timeout_s
-        while in_service and (not in_service[0][3] or in_service[0][1] <= cut + _EPSILON):
+        given_up_s = cut + _EPSILON
+        while in_service and (not in_service[0][3] or in_service[0][1] <= given_up_s):
             entry = in_service.popleft()
             if entry[3]:
                 entry[3] = False
@@ -317,7 +319,8 @@ class Container:
             # The next departure or deadline (as in _reschedule, inlined for speed).
             while not heap[0][3]:
                 heappop(heap)
-            next_s = now + (heap[0][0] - virtual_s) / self.rate if self.rate > 0 else math.inf
+            rate = self.rate
+            next_s = now + (heap[0][0] - virtual_s) / rate if rate > 0 else _INFINITY
             while not in_service[0][3]:
                 in_service.popleft()
             deadline_s = in_service[0][1] + self.timeout_s
