@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from test_swarm_policy import node
 
 from sim.config.policies import NodeLifecycle
 from sim.policies.base import NodeView, Observation
@@ -14,24 +15,6 @@ from sim.policies.kubernetes import NodeLifecycleController
 SETTINGS = NodeLifecycle()
 GRACE_S = SETTINGS.node_monitor_grace_s
 EVICT_S = GRACE_S + SETTINGS.pod_eviction_toleration_s
-
-
-def node(name: str, heartbeat_s: float, state: str = "ready") -> NodeView:
-    return NodeView(
-        name=name,
-        index=int(name.rsplit("-", 1)[1]),
-        type_name="m5.xlarge",
-        state=state,  # type: ignore[arg-type]
-        cpu_m=4000,
-        memory_mib=16384,
-        requested_cpu_m=0,
-        requested_memory_mib=0,
-        replicas=0,
-        launched_s=0.0,
-        ready_s=0.0,
-        heartbeat_s=heartbeat_s,
-        price_per_hour_usd=0.192,
-    )
 
 
 def observe(now_s: float, *nodes: NodeView) -> Observation:
@@ -55,21 +38,29 @@ def test_node_lifecycle_case_table() -> None:
     crash_s = 1000.0
     for name, (silent_s, actions, waits) in CASES.items():
         now_s = crash_s + (silent_s if silent_s is not None else -crash_s / 2)
-        dead = node("node-1", crash_s if silent_s is not None else now_s, "failed")
-        decision = controller.decide(observe(now_s, node("node-0", now_s), dead))
+        dead = node(
+            "node-1", heartbeat_s=crash_s if silent_s is not None else now_s, state="failed"
+        )
+        decision = controller.decide(observe(now_s, node("node-0", heartbeat_s=now_s), dead))
         assert [(a.kind, a.target) for a in decision.actions] == actions, name
         assert decision.wait_for_change is waits, name
 
 
 def test_terminated_nodes_are_ignored() -> None:
     decision = NodeLifecycleController(SETTINGS).decide(
-        observe(5000.0, node("node-0", 5000.0), node("node-1", 0.0, "terminated"))
+        observe(
+            5000.0,
+            node("node-0", heartbeat_s=5000.0),
+            node("node-1", heartbeat_s=0.0, state="terminated"),
+        )
     )
     assert decision.actions == () and decision.wait_for_change
 
 
 def test_a_node_without_a_heartbeat_time_is_not_silent() -> None:
-    decision = NodeLifecycleController(SETTINGS).decide(observe(10.0, node("node-0", math.nan)))
+    decision = NodeLifecycleController(SETTINGS).decide(
+        observe(10.0, node("node-0", heartbeat_s=math.nan))
+    )
     assert decision.actions == () and decision.wait_for_change
 
 
@@ -85,7 +76,10 @@ def test_nodes_that_fail_together_are_unrouted_before_any_is_evicted() -> None:
     # unroutes first (node order within each), as the taint manager runs after the monitor.
     controller = NodeLifecycleController(SETTINGS)
     now_s = 2000.0
-    first, second = node("node-1", now_s - EVICT_S - 1, "failed"), node("node-2", 0.0, "failed")
+    first, second = (
+        node("node-1", heartbeat_s=now_s - EVICT_S - 1, state="failed"),
+        node("node-2", heartbeat_s=0.0, state="failed"),
+    )
     decision = controller.decide(observe(now_s, first, second))
     assert [(a.kind, a.target) for a in decision.actions] == [
         ("unroute_node", "node-1"),

@@ -209,6 +209,41 @@ def test_share_follows_weights_only_beyond_what_a_container_wants() -> None:
     assert second.alloc_cores == pytest.approx(1.0)
 
 
+def test_remembered_shares_are_weighted_max_min_fair_for_every_demand_combination() -> None:
+    # Five containers of unequal weights on a 4-core node, their demands changed at random;
+    # after each change every share must be the weighted max-min fair one (work-conserving,
+    # none above its demand, every capped container at the highest level per unit of
+    # weight), and a plan remembered from earlier must give what a fresh one computes.
+    bench = make_bench(
+        [],
+        containers=5,
+        concurrency=3,
+        cpu_limit_m=3000,
+        cpu_requests_m=[250, 500, 500, 1000, 2000],
+        node_vcpu=4,
+    )
+    node = bench.nodes[0]
+    containers = bench.containers
+    rng = np.random.default_rng(5)
+    for step in range(2000):
+        container = containers[int(rng.integers(len(containers)))]
+        demand_m = container._demand_by_busy[int(rng.integers(4))]
+        node.total_demand_m += demand_m - container.demand_m
+        container.demand_m = demand_m
+        node.reallocate(float(step))
+        shares = [c.alloc_cores for c in containers]
+        demands = [c.demand_m / 1000 for c in containers]
+        assert sum(shares) == pytest.approx(min(node.cpu_m / 1000, sum(demands)))
+        assert all(share <= demand + 1e-12 for share, demand in zip(shares, demands, strict=True))
+        levels = [share / (c.request_m / 1000) for share, c in zip(shares, containers, strict=True)]
+        for share, demand, level in zip(shares, demands, levels, strict=True):
+            if share < demand - 1e-12:
+                assert level == pytest.approx(max(levels))
+        remembered = node._share_plans[tuple(c.demand_m for c in containers)]
+        assert remembered == node._plan_shares()
+    assert len(node._share_plans) <= 4**5
+
+
 def test_draining_finishes_accepted_work_and_takes_no_more() -> None:
     bench = make_bench([(0.0, 1.0), (0.0, 1.0), (0.5, 1.0)], concurrency=1)
     container = bench.containers[0]
