@@ -183,7 +183,11 @@ class Container:
         return self.busy + len(self.queue)
 
     def accept(self, now: float, demand_s: float, endpoint: int) -> None:
-        """A request routed here at ``now``: start it, queue it or refuse it."""
+        """A request routed here at ``now``: start it, queue it or refuse it.
+
+        Called only by the request lane while it runs, so wake-ups go straight onto its
+        heap (the lane sets its pump when it stops).
+        """
         busy = self.busy
         if self.dedicated and busy < self.concurrency:
             # A core of its own: it leaves when its demand is done or its client gives up.
@@ -251,7 +255,10 @@ class Container:
             self._recorder.reject(now, now, endpoint, self.index, QUEUE_FULL)
 
     def wake(self, now: float) -> None:
-        """The lane's call at :attr:`wakeup_s`: departures, deadlines, then the queue."""
+        """The lane's call at :attr:`wakeup_s`: departures, deadlines, then the queue.
+
+        Called only by the running lane, so the next wake-up goes straight onto its heap.
+        """
         self.wakeup_s = _INFINITY
         virtual_s = self.virtual_s
         elapsed = now - self.virtual_at_s
