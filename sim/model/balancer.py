@@ -106,23 +106,24 @@ class Random(Balancer):
         self._picks: list[int] = []
         self._next_pick = 0
         self._chunk_start = 0  # the position in _uniform_array of _picks[0]
+        self._next_in_array = 0  # the first uniform of _uniform_array no pick has used
 
     def _changed(self) -> None:
         """Forget the picks computed for the old replica count (their uniforms stay unused)."""
-        self._next_uniform = self._chunk_start + self._next_pick
+        self._next_in_array = self._chunk_start = self._chunk_start + self._next_pick
         self._picks = []
         self._next_pick = 0
 
     def _refill(self) -> None:
-        if self._next_uniform >= len(self._uniform_array):
+        if self._next_in_array >= len(self._uniform_array):
             self._uniform_array = self._rng.random(_DRAW_BATCH)
-            self._next_uniform = 0
-        start = self._next_uniform
+            self._next_in_array = 0
+        start = self._next_in_array
         chunk = self._uniform_array[start : start + _PICK_CHUNK]
         self._picks = (chunk * len(self.routable)).astype(np.int64).tolist()
         self._chunk_start = start
         self._next_pick = 0
-        self._next_uniform = start + len(chunk)
+        self._next_in_array = start + len(chunk)
 
     def pick(self) -> Container | None:
         routable = self.routable
