@@ -236,7 +236,7 @@ class Container:
             elif not busy and len(heap) == 1 and len(in_service) == 1:
                 # It was idle: the newcomer alone sets the wake-up (_reschedule, inlined).
                 rate = self.rate
-                next_s = now + (entry[0] - self.virtual_s) / rate if rate > 0 else math.inf
+                next_s = now + (entry[0] - self.virtual_s) / rate if rate > 0 else _INFINITY
                 deadline_s = now + self.timeout_s
                 if deadline_s < next_s:
                     next_s = deadline_s
@@ -338,14 +338,7 @@ class Container:
             self.wakeup_s = next_s
             heappush(self._lane_heap, (next_s, next(self._lane_sequence), self, None))
         else:
-            while heap and not heap[0][3]:  # idle: _reschedule, inlined
-                heappop(heap)
-            if heap:
-                self._reschedule(now)
-            else:
-                in_service.clear()
-                self.virtual_s = 0.0
-                self.virtual_at_s = now
+            self._reschedule(now)  # idle: restarts the virtual clock
             if self.state == TERMINATING and not queue:
                 self._drained()
 
