@@ -65,6 +65,7 @@ from sim.elasticity import cores_per_replica, mean_demand_s
 from sim.experiment.compare import check_replications, check_seed
 from sim.experiment.executors import check_executor, execute_all
 from sim.experiment.runs import RunSpec, cell_value, replication_specs
+from sim.policies.registry import policy_spec
 
 FIRST_ROUND_REPLICATIONS = 2
 """Replications every surviving candidate gets before the race decides anything."""
@@ -267,39 +268,21 @@ class Bound:
 
 
 def capacity_ceiling_cores(scenario: Scenario) -> float:
-    """The most CPU cores the scenario's policy can ever serve requests with (see module doc)."""
+    """The most CPU cores the scenario's policy can ever serve requests with (see module doc).
+
+    The policy says how many replicas and nodes it can reach at most
+    (:attr:`~sim.policies.base.PolicySpec.capacity_ceiling`); each replica counts for the CPU
+    it can rely on, each node for its vCPUs less what is reserved.
+    """
+    ceiling = policy_spec(scenario.policy.name).capacity_ceiling(scenario)
     cluster = scenario.cluster
-    policy = scenario.policy
-    replica_cores = cores_per_replica(scenario)
-    node_cores = cluster.instance.vcpu - cluster.reserved_cpu_m / 1000
-    replicas = scenario.service.initial_replicas
-    nodes = cluster.initial_nodes
-    if policy.name == "kubernetes":
-        replicas = max(replicas, policy.kubernetes.hpa.max_replicas)
-        nodes = max(nodes, cluster.max_nodes)
-    elif policy.name == "scale_out":
-        nodes = max(nodes, policy.scale_out.max_vms)
-        replicas = nodes * policy.scale_out.containers_per_vm
-    elif policy.name == "swarm":
-        settings = policy.swarm
-        scheduled = [step.replicas for step in settings.schedule]
-        operator = [settings.operator.max_replicas] if settings.operator is not None else []
-        replicas = max([replicas, *scheduled, *operator])
-        nodes = max(nodes, cluster.max_nodes)
-    elif policy.name == "scale_up":
-        return nodes * _largest_ladder_cores(scenario)
-    return min(replicas * replica_cores, nodes * node_cores)
-
-
-def _largest_ladder_cores(scenario: Scenario) -> float:
-    from sim.policies.scale_up import ladder_for
-
-    catalogue = scenario.cluster.catalogue()
-    try:
-        ladder = ladder_for(scenario.policy.scale_up, scenario.cluster.node_type, catalogue)
-    except ValueError:  # the run will report it; the bound stays out of the way
+    vcpu = cluster.instance.vcpu if ceiling.node_vcpu is None else ceiling.node_vcpu
+    if not math.isfinite(vcpu):
         return math.inf
-    return max(catalogue[name].vcpu for name in ladder) - scenario.cluster.reserved_cpu_m / 1000
+    node_cores_total = ceiling.max_nodes * (vcpu - cluster.reserved_cpu_m / 1000)
+    if math.isinf(ceiling.max_replicas):
+        return node_cores_total
+    return min(ceiling.max_replicas * cores_per_replica(scenario), node_cores_total)
 
 
 def interval_rates_rps(scenario: Scenario) -> np.ndarray:

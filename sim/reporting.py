@@ -45,6 +45,7 @@ from sim.config.schema import Scenario
 from sim.experiment.compare import Comparison
 from sim.experiment.formatting import flat_table, plus_minus
 from sim.planning import Plan
+from sim.policies.registry import POLICIES
 from sim.version import __version__
 
 HEADLINE_METRICS = (
@@ -62,41 +63,6 @@ HEADLINE_METRICS = (
     "elasticity_under_timeshare",
     "elasticity_jitter_per_min",
 )
-
-POLICY_DEFAULTS = {
-    "static": (
-        "Nothing changes; an application load balancer (round robin) stops sending to a dead "
-        "node after its health check fails twice, 30 s apart.",
-        "AWS Elastic Load Balancing target-group defaults",
-    ),
-    "scale_up": (
-        "The node moves up its instance family when CPU stays above 75 % for 5 min (10 min "
-        "cooldown, one node at a time); a resize stops the instance (~45 s), boots it "
-        "(~120 s) and waits for 5 health checks 30 s apart.",
-        "EC2 stop/start to change the instance type; EKS boot times; ALB defaults",
-    ),
-    "scale_out": (
-        "An Auto Scaling group tracks 50 % average CPU: out after 3 one-minute datapoints "
-        "above, in after 15 below; 300 s warm-up and cooldown; VMs serve after the ALB's "
-        "health checks.",
-        "EC2 Auto Scaling target tracking; CloudWatch 1-minute metrics; ALB defaults",
-    ),
-    "swarm": (
-        "No autoscaler: an operator scales after an alert (CPU above 75 % for 5 min) and a "
-        "reaction delay; spread placement; routing-mesh round robin; a node is Down after 3 "
-        "missed 5 s heartbeats and its tasks restart elsewhere after 5 s.",
-        "swarmkit dispatcher and service defaults; Docker CLI; Prometheus alerting rules",
-    ),
-    "kubernetes": (
-        "HPA every 15 s (±10 % tolerance, 5 min CPU initialization, 300 s scale-down "
-        "stabilization); kube-scheduler LeastAllocated; cluster autoscaler every 10 s "
-        "(least-waste; scale down below 50 % requested after 10 min); readiness probe every "
-        "10 s; kube-proxy random; a silent node is NotReady after 50 s, its pods evicted "
-        "after 300 s.",
-        "kube-controller-manager, autoscaling/v2 and Pod API defaults; cluster-autoscaler "
-        "FAQ; metrics-server manifests",
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -314,9 +280,9 @@ def _cell(metric: str, mean: float, half_width: float) -> str:
 
 def _defaults_table(policies: list[str]) -> pd.DataFrame:
     rows = {
-        policy: {"defaults": POLICY_DEFAULTS[policy][0], "sources": POLICY_DEFAULTS[policy][1]}
+        policy: {"defaults": POLICIES[policy].defaults, "sources": POLICIES[policy].sources}
         for policy in policies
-        if policy in POLICY_DEFAULTS
+        if policy in POLICIES
     }
     return pd.DataFrame.from_dict(rows, orient="index")
 

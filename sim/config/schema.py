@@ -8,7 +8,7 @@ a default. Instances are frozen; use :meth:`Scenario.with_overrides` to derive v
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -24,8 +24,13 @@ from sim.config.catalogue import CATALOGUE, InstanceType
 from sim.config.distributions import Constant, Distribution
 from sim.config.policies import Kubernetes, ScaleOut, ScaleUp, Swarm
 
-POLICY_NAMES = ("static", "scale_up", "scale_out", "swarm", "kubernetes")
-BALANCER_ALGORITHMS = ("round_robin", "random", "least_connections", "power_of_two_choices")
+PolicyName = Literal["static", "scale_up", "scale_out", "swarm", "kubernetes"]
+"""The capacity policies (DESIGN.md); each is a module of :mod:`sim.policies`."""
+POLICY_NAMES: tuple[str, ...] = get_args(PolicyName)
+BalancerAlgorithm = Literal["round_robin", "random", "least_connections", "power_of_two_choices"]
+"""How a load balancer picks a replica; each is a class of :mod:`sim.model.balancer`."""
+TraceFormat = Literal["rate_csv", "interarrival", "access_log"]
+"""The trace formats :mod:`sim.traffic.traces` reads."""
 
 
 class _Model(BaseModel):
@@ -189,9 +194,7 @@ class LoadBalancer(_Model):
     ``minSyncPeriod`` of 1 s.
     """
 
-    algorithm: (
-        Literal["round_robin", "random", "least_connections", "power_of_two_choices"] | None
-    ) = None
+    algorithm: BalancerAlgorithm | None = None
     update_delay_s: float = Field(default=1.0, ge=0)
 
 
@@ -242,7 +245,7 @@ class Replay(_Model):
     """
 
     path: str = Field(min_length=1)
-    format: Literal["rate_csv", "interarrival", "access_log"]
+    format: TraceFormat
     start_s: float = Field(default=0, ge=0)
     end_s: float | None = Field(default=None, gt=0)
     speedup: float = Field(default=1.0, gt=0)
@@ -279,7 +282,7 @@ class Traffic(_Model):
 class Policy(_Model):
     """Which capacity policy runs, and the settings of each (only the named one is used)."""
 
-    name: Literal["static", "scale_up", "scale_out", "swarm", "kubernetes"] = "static"
+    name: PolicyName = "static"
     kubernetes: Kubernetes = Kubernetes()
     swarm: Swarm = Swarm()
     scale_out: ScaleOut = ScaleOut()

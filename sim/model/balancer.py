@@ -12,9 +12,11 @@ Random picks use the run's ``balancer`` stream, drawn in bulk.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 import numpy as np
+
+from sim.config.schema import BalancerAlgorithm
 
 if TYPE_CHECKING:
     from sim.model.container import Container, DeadReplica
@@ -165,14 +167,16 @@ class PowerOfTwoChoices(Balancer):
         return b if b.busy + len(b.queue) < a.busy + len(a.queue) else a
 
 
-ALGORITHMS: dict[str, type[Balancer]] = {
+ALGORITHMS: dict[BalancerAlgorithm, type[Balancer]] = {
     "round_robin": RoundRobin,
     "random": Random,
     "least_connections": LeastConnections,
     "power_of_two_choices": PowerOfTwoChoices,
 }
+if tuple(ALGORITHMS) != get_args(BalancerAlgorithm):  # a name added to one list, not the other
+    raise ImportError(f"balancers {tuple(ALGORITHMS)} do not match {get_args(BalancerAlgorithm)}")
 
 
-def make_balancer(algorithm: str, rng: np.random.Generator) -> Balancer:
+def make_balancer(algorithm: BalancerAlgorithm, rng: np.random.Generator) -> Balancer:
     """The balancer named in the scenario (``load_balancer.algorithm``)."""
     return ALGORITHMS[algorithm](rng)

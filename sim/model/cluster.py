@@ -13,7 +13,7 @@ Lifecycles are rare next to requests, so they are written as ordinary SimPy proc
   ``terminating`` (draining for at most the grace period) → ``gone``.
 
 Replicas are kept in one of two ways, chosen by the policy. As a *deployment* (Kubernetes,
-Swarm): a desired count, placed by the policy's placement function, lost replicas replaced
+Swarm): a desired count, placed by the control plane's scheduler, lost replicas replaced
 once the control plane has noticed. Or *per node* (VM groups, vertical scaling): every ready
 node runs the same number of containers, which come and go with it.
 
@@ -31,6 +31,7 @@ import numpy as np
 import simpy
 
 from sim.config.catalogue import InstanceType
+from sim.config.rules import WorldRules
 from sim.config.schema import Scenario
 from sim.model import container as states
 from sim.model import node as node_states
@@ -39,30 +40,23 @@ from sim.model.container import Container, DeadReplica
 from sim.model.kernel import RequestLane
 from sim.model.node import Node
 from sim.model.recorder import FAULT, Recorder
-from sim.policies.base import NodeView, Placement, PolicySetup, ReplicaView
 
 EventRow = tuple[float, str, str, str, str, str, str]
 
+Scheduler = Callable[["Container"], "Node | None"]
+"""The control plane's placement: the node a pending container goes to, or None for now."""
 
-def spread_placement(
-    nodes: list[NodeView], replica: ReplicaView, rng: np.random.Generator
-) -> str | None:
-    """The ready node with the fewest replicas that the requests fit on (lowest index on ties)."""
-    fitting = [
-        view
-        for view in nodes
-        if view.state == node_states.READY
-        and not view.unroutable
-        and view.requested_cpu_m + replica.cpu_request_m <= view.cpu_m
-        and view.requested_memory_mib + replica.memory_request_mib <= view.memory_mib
-    ]
-    if not fitting:
-        return None
-    return min(fitting, key=lambda view: (view.replicas, view.index)).name
+
+def _no_scheduler(container: Container) -> Node | None:
+    return None  # until the control plane is wired in, everything stays pending
 
 
 class Cluster:
-    """Owns every node and container of one run, and applies the policies' actions."""
+    """Owns every node and container of one run and carries out the control plane's actions.
+
+    What happens on its own — boots, pulls, start-ups, drains, failures, a deployment
+    replacing lost replicas — follows the policy's :class:`~sim.config.rules.WorldRules`.
+    """
 
     def __init__(
         self,
@@ -72,28 +66,26 @@ class Cluster:
         scenario: Scenario,
         recorder: Recorder,
         balancer: Balancer,
-        setup: PolicySetup,
+        rules: WorldRules,
         startup_rng: np.random.Generator,
         boot_rng: np.random.Generator,
-        placement_rng: np.random.Generator,
     ) -> None:
         self.env = env
         self.lane = lane
         self.scenario = scenario
         self.recorder = recorder
         self.balancer = balancer
-        self.setup = setup
-        self.placement: Placement = setup.placement or spread_placement
+        self.rules = rules
+        # Set by the control plane when it is built: where pending containers go.
+        self.scheduler: Scheduler = _no_scheduler
         self._startup_rng = startup_rng
         self._boot_rng = boot_rng
-        self._placement_rng = placement_rng
         self.catalogue = scenario.cluster.catalogue()
         self.nodes: list[Node] = []
         self.containers: list[Container] = []
         self.pending: list[Container] = []
         self.events: list[EventRow] = []
         self.desired_replicas = scenario.service.initial_replicas
-        self.scale_actions = 0
         self._on_change: list[Callable[[float], None]] = []
 
     # --- events -------------------------------------------------------------------------------
@@ -184,7 +176,7 @@ class Cluster:
         node.ready_s = self.env.now
         if log:
             self.log("cluster", "node_ready", node.name, previous, node_states.READY)
-        per_node = self.setup.replicas_per_node
+        per_node = self.rules.replicas_per_node
         if per_node:
             cached = self.scenario.service.container.image in node.images
             for _ in range(per_node):
@@ -210,7 +202,7 @@ class Cluster:
         self.log("fault", "node_crash", node.name, previous, node_states.FAILED, reason)
         for container in list(node.containers):
             self._die(container)
-        detection_s = self.setup.failure_detection_s
+        detection_s = self.rules.failure_detection_s
         if detection_s is not None:
             self.env.process(self._detect_failure(node, detection_s))
 
@@ -244,7 +236,7 @@ class Cluster:
             else:
                 self.remove_replica(container, reason)
         self.log(source, "evict", node.name, "", "", reason)
-        self._reconcile_later(self.setup.replacement_delay_s)
+        self._reconcile_later(self.rules.replacement_delay_s)
 
     def terminate_node(self, node: Node, reason: str, *, source: str = "cluster") -> None:
         """Stop the machine and its billing at once; whatever ran on it is lost."""
@@ -260,9 +252,9 @@ class Cluster:
         node.terminated_s = self.env.now
         node.stop_billing(self.env.now)
         self.log(source, "terminate", node.name, previous, node_states.TERMINATED, reason)
-        if self.setup.replicas_per_node:
-            self.desired_replicas = self.setup.replicas_per_node * self._serving_nodes()
-        self._reconcile_later(self.setup.replacement_delay_s)
+        if self.rules.replicas_per_node:
+            self.desired_replicas = self.rules.replicas_per_node * self._serving_nodes()
+        self._reconcile_later(self.rules.replacement_delay_s)
 
     def remove_node(self, node: Node, reason: str, *, source: str = "cluster") -> None:
         """Cordon and drain the node, then terminate it once its replicas are gone."""
@@ -273,8 +265,8 @@ class Cluster:
         self.log(source, "drain", node.name, previous, node_states.DRAINING, reason)
         for container in list(node.containers):
             self.remove_replica(container, reason)
-        if self.setup.replicas_per_node:
-            self.desired_replicas = self.setup.replicas_per_node * self._serving_nodes()
+        if self.rules.replicas_per_node:
+            self.desired_replicas = self.rules.replicas_per_node * self._serving_nodes()
         self._reconcile_later(0.0)
         self.env.process(self._terminate_when_empty(node, reason, source))
 
@@ -305,8 +297,8 @@ class Cluster:
         node.state = node_states.PROVISIONING
         node.stop_billing(self.env.now)
         self.log(source, "resize", node.name, previous_type, type_name, reason)
-        if self.setup.replicas_per_node:
-            self.desired_replicas = self.setup.replicas_per_node * self._serving_nodes()
+        if self.rules.replicas_per_node:
+            self.desired_replicas = self.rules.replicas_per_node * self._serving_nodes()
         self.env.process(self._resized(node, type_name, downtime_s))
 
     def _resized(
@@ -339,7 +331,7 @@ class Cluster:
 
     def reconcile(self) -> None:
         """A deployment's replica controller: create or delete replicas to match the count."""
-        if self.setup.replicas_per_node or not self.setup.replace_lost_replicas:
+        if self.rules.replicas_per_node or not self.rules.replace_lost_replicas:
             return
         live = self.live_containers()
         missing = self.desired_replicas - len(live)
@@ -375,11 +367,11 @@ class Cluster:
         spec = self.scenario.service.container
         concurrency = spec.concurrency
         cpu_limit_m = spec.cpu_limit_m
-        if node is not None and self.setup.workers_per_core:
+        if node is not None and self.rules.workers_per_core:
             # Sized by the machine, as a Compose file whose worker count follows nproc: the
             # node's cores shared by its containers, no CPU limit.
-            per_node = self.setup.replicas_per_node or 1
-            concurrency = max(1, self.setup.workers_per_core * node.instance.vcpu // per_node)
+            per_node = self.rules.replicas_per_node or 1
+            concurrency = max(1, self.rules.workers_per_core * node.instance.vcpu // per_node)
             cpu_limit_m = None
         container = Container(
             name=f"replica-{len(self.containers)}",
@@ -418,12 +410,7 @@ class Cluster:
     def place_pending(self) -> None:
         """Try to place every pending container (after a node or capacity appears)."""
         for container in list(self.pending):
-            chosen = self.placement(
-                self.node_views(), self.replica_view(container), self._placement_rng
-            )
-            if chosen is None:
-                return
-            node = self.node_named(chosen)
+            node = self.scheduler(container)
             if node is None or node.state != node_states.READY:
                 return
             self.pending.remove(container)
@@ -474,12 +461,12 @@ class Cluster:
 
     def _ready_after_s(self, running_s: float, app_ready_s: float) -> float:
         """When the readiness probe first sees the application up (and enough times)."""
-        period_s = self.setup.readiness_period_s
+        period_s = self.rules.readiness_period_s
         if period_s <= 0:
             return app_ready_s
-        first_s = running_s + self.setup.readiness_initial_delay_s
+        first_s = running_s + self.rules.readiness_initial_delay_s
         probes = max(0, math.ceil((app_ready_s - first_s) / period_s - 1e-9))
-        return first_s + (probes + self.setup.readiness_successes - 1) * period_s
+        return first_s + (probes + self.rules.readiness_successes - 1) * period_s
 
     def _make_ready(self, container: Container) -> None:
         previous = container.state
@@ -506,7 +493,7 @@ class Cluster:
         self.env.process(self._restart(container))
 
     def _restart(self, container: Container) -> Generator[simpy.Event, Any, None]:
-        yield self.env.timeout(self.setup.restart_delay_s)
+        yield self.env.timeout(self.rules.restart_delay_s)
         if container.state == states.STARTING and container.node is not None:
             yield from self._run_container(container)
 
@@ -544,77 +531,6 @@ class Cluster:
             container.node.detach(container, self.env.now)
         self.log("container", "gone", container.name, "", states.GONE, reason)
         self.place_pending()
-
-    # --- what the control plane sees ----------------------------------------------------------
-
-    def node_views(self) -> list[NodeView]:
-        image = self.scenario.service.container.image
-        now = self.env.now
-        return [
-            NodeView(
-                name=node.name,
-                index=node.index,
-                type_name=node.type_name,
-                state=node.state,  # type: ignore[arg-type]
-                cpu_m=node.cpu_m,
-                memory_mib=node.memory_mib,
-                requested_cpu_m=node.requested_cpu_m,
-                requested_memory_mib=node.requested_memory_mib,
-                replicas=sum(1 for c in node.containers if c.state != states.GONE or c.zombie),
-                launched_s=node.launched_s,
-                ready_s=node.ready_s,
-                heartbeat_s=node.failed_s if node.state == node_states.FAILED else now,
-                price_per_hour_usd=node.instance.price_per_hour_usd,
-                has_image=image in node.images,
-                role=node.role,
-                cpu_usage_m=sum(c.metric_usage_m or 0.0 for c in node.containers),
-                unroutable=node.unroutable,
-            )
-            for node in self.nodes
-            if node.state != node_states.TERMINATED
-        ]
-
-    def replica_view(self, container: Container) -> ReplicaView:
-        state = container.state
-        if container.zombie:
-            state = states.READY  # as far as anyone knows
-        return ReplicaView(
-            name=container.name,
-            node=container.node.name if container.node is not None else None,
-            state=state,  # type: ignore[arg-type]
-            created_s=container.created_s,
-            started_s=container.started_s,
-            ready_s=container.ready_s,
-            ready_transition_s=container.ready_transition_s,
-            cpu_request_m=container.request_m,
-            memory_request_mib=container.memory_request_mib,
-            cpu_usage_m=None if container.zombie else container.metric_usage_m,
-            metric_time_s=container.metric_time_s,
-            metric_window_s=self.setup.metrics_window_s,
-        )
-
-    def replica_views(self) -> list[ReplicaView]:
-        return [self.replica_view(c) for c in self.containers if c.state != states.GONE or c.zombie]
-
-    def scrape_metrics(self, now: float) -> None:
-        """metrics-server: each running container's mean CPU over the last window.
-
-        A container needs two scrapes before it has a sample (a rate needs two points), so a
-        new replica has no metric for up to one resolution period — the HPA's "missing" pods.
-        """
-        for container in self.containers:
-            if container.node is None or container.state not in (states.STARTING, states.READY):
-                container.metric_baseline_core_s = None
-                container.metric_usage_m = None
-                continue
-            used_core_s = container.cpu_used_until(now)
-            baseline = container.metric_baseline_core_s
-            if baseline is not None and now > container.metric_baseline_s:
-                span_s = now - container.metric_baseline_s
-                container.metric_usage_m = 1000 * (used_core_s - baseline) / span_s
-                container.metric_time_s = now
-            container.metric_baseline_core_s = used_core_s
-            container.metric_baseline_s = now
 
     # --- gauges -------------------------------------------------------------------------------
 

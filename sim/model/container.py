@@ -79,10 +79,6 @@ class Container:
         "limit_m",
         "max_demand_m",
         "memory_request_mib",
-        "metric_baseline_core_s",
-        "metric_baseline_s",
-        "metric_time_s",
-        "metric_usage_m",
         "name",
         "node",
         "on_drained",
@@ -164,15 +160,11 @@ class Container:
         self._warmup_s = recorder.warmup_s
         self._log = recorder.request_log
         self.on_drained: Callable[[Container], None] | None = None
-        # What the control plane knows: when a node took it, when Ready last changed, whether
-        # it is dead without anyone knowing yet, and the latest metrics-server sample.
+        # What the control plane can learn: when a node took it, when Ready last changed, and
+        # whether it is dead without anyone knowing yet.
         self.started_s = math.nan
         self.ready_transition_s = math.nan
         self.zombie = False
-        self.metric_usage_m: float | None = None
-        self.metric_time_s = math.nan
-        self.metric_baseline_core_s: float | None = None
-        self.metric_baseline_s = math.nan
         self.restarts = 0
 
     # --- traffic ------------------------------------------------------------------------------

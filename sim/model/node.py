@@ -122,13 +122,6 @@ class Node:
     def requested_memory_mib(self) -> int:
         return sum(container.memory_request_mib for container in self.containers)
 
-    def fits(self, cpu_request_m: int, memory_request_mib: int) -> bool:
-        """Whether a container with these requests fits beside the ones already here."""
-        return (
-            self.requested_cpu_m + cpu_request_m <= self.cpu_m
-            and self.requested_memory_mib + memory_request_mib <= self.memory_mib
-        )
-
     # --- billing ------------------------------------------------------------------------------
 
     def billed_s(self, now: float, minimum_s: float) -> float:

@@ -27,7 +27,6 @@ OUTCOME_NAMES = ("completed", "rejected", "timed_out", "in_flight")
 NO_REPLICA = 0
 QUEUE_FULL = 1
 FAULT = 2
-REJECT_REASONS = ("no_replica", "queue_full", "fault")
 
 
 @dataclass

@@ -11,11 +11,15 @@ snapshot, so their tests are tables of snapshots and expected decisions.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import numpy as np
+from pydantic import BaseModel
+
+from sim.config.rules import WorldRules
+from sim.config.schema import BalancerAlgorithm, Scenario
 
 _COUNT_EPSILON = 1e-9  # 10 × 1.1 is 11.000000000000002 in floats: that must not round up to 12
 
@@ -140,11 +144,6 @@ class Observation:
         return self._nodes
 
     @property
-    def live_replicas(self) -> tuple[ReplicaView, ...]:
-        """Replicas not being terminated."""
-        return tuple(r for r in self.replicas if r.state != "terminating")
-
-    @property
     def pending_replicas(self) -> tuple[ReplicaView, ...]:
         """Replicas no node has taken (Kubernetes: Unschedulable; Swarm: pending tasks)."""
         return tuple(r for r in self.replicas if r.state == "pending")
@@ -238,35 +237,57 @@ Placement = Callable[[list[NodeView], ReplicaView, np.random.Generator], str | N
 
 @dataclass
 class PolicySetup:
-    """What a policy asks of the engine: controllers, placement, routing and recovery.
+    """What a policy asks of a run: its control plane, and the rules of the world it runs in.
 
-    Replicas are kept either as a deployment (a desired count placed by ``placement``; lost
-    replicas replaced when ``replace_lost_replicas``, after ``replacement_delay_s``) or, when
-    ``replicas_per_node`` is set, as that many containers on every ready node.
-    ``failure_detection_s``: when no controller handles node failures, how long the balancer
-    keeps sending requests to a dead node's replicas (its health check). A replica becomes
-    ready at the first readiness probe (``readiness_initial_delay_s`` after it starts, then
-    every ``readiness_period_s``; 0: at once) that finds the application up, after
-    ``readiness_successes`` consecutive successes. A crashed container restarts in place after
-    ``restart_delay_s``. ``metrics_resolution_s``/``metrics_window_s``: how often CPU usage is
-    scraped and over what window.
+    The control plane is the policy's own: ``controllers`` woken on their periods, the
+    ``placement`` of new replicas (None: :func:`~sim.policies.scheduling.spread_placement`),
+    the load balancer's ``balancer`` algorithm unless the scenario names one, and the metrics
+    pipeline (CPU usage scraped every ``metrics_resolution_s`` over ``metrics_window_s``).
+    ``rules`` (:class:`~sim.config.rules.WorldRules`) say how the simulated world keeps,
+    recovers and readies replicas; the model reads nothing else of the policy.
     """
 
     name: str
     controllers: list[Controller] = field(default_factory=list)
     placement: Placement | None = None
-    balancer: str = "round_robin"
-    replicas_per_node: int | None = None
-    replace_lost_replicas: bool = False
-    replacement_delay_s: float = 0.0
-    failure_detection_s: float | None = None
-    readiness_initial_delay_s: float = 0.0
-    readiness_period_s: float = 0.0
-    readiness_successes: int = 1
-    restart_delay_s: float = 0.0
+    balancer: BalancerAlgorithm = "round_robin"
     metrics_resolution_s: float = 15.0
     metrics_window_s: float = 15.0
-    workers_per_core: int | None = None
-    manager_nodes: int = 0
-    drain_managers: bool = False
-    resize_downtime_s: Callable[[], float] | None = None
+    rules: WorldRules = field(default_factory=WorldRules)
+
+
+Streams = Mapping[str, np.random.Generator]
+"""The run's named random streams (:func:`sim.streams.streams`)."""
+
+
+@dataclass(frozen=True)
+class CapacityCeiling:
+    """The most a policy can ever serve with: what the planner prunes candidates by.
+
+    ``max_replicas`` (``math.inf``: bounded by the nodes alone) and ``max_nodes`` of
+    ``node_vcpu`` vCPUs each (None: the scenario's node type). The planner turns this into
+    cores with the CPU one replica can count on and the nodes' reserved CPU.
+    """
+
+    max_replicas: float
+    max_nodes: int
+    node_vcpu: float | None = None
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """What a policy module says about itself; :mod:`sim.policies.registry` collects them.
+
+    ``settings`` is the pydantic model of its block under ``policy.<name>`` (None when it has
+    none), ``build`` makes its :class:`PolicySetup` for a scenario and the run's streams,
+    ``capacity_ceiling`` bounds what it can serve (for the planner), and ``defaults`` and
+    ``sources`` describe, in prose for the report, the real defaults it models and where
+    they come from.
+    """
+
+    name: str
+    settings: type[BaseModel] | None
+    build: Callable[[Scenario, Streams], PolicySetup]
+    capacity_ceiling: Callable[[Scenario], CapacityCeiling]
+    defaults: str
+    sources: str

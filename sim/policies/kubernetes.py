@@ -10,17 +10,19 @@ in iptables mode balances at random; readiness probes run every 10 s.
 
 from __future__ import annotations
 
-import numpy as np
-
-from sim.config.policies import NodeLifecycle
+from sim.config.policies import Kubernetes, NodeLifecycle
+from sim.config.rules import WorldRules
 from sim.config.schema import Scenario
 from sim.policies.autoscaler import ClusterAutoscalerController, node_groups_for
 from sim.policies.base import (
     Action,
+    CapacityCeiling,
     Controller,
     Decision,
     Observation,
     PolicySetup,
+    PolicySpec,
+    Streams,
     silent_nodes,
 )
 from sim.policies.hpa import HpaController
@@ -77,12 +79,13 @@ class NodeLifecycleController:
         return Decision(reason="all nodes healthy", wait_for_change=not on_the_clock)
 
 
-def setup(scenario: Scenario, phase_rng: np.random.Generator) -> PolicySetup:
+def setup(scenario: Scenario, rngs: Streams) -> PolicySetup:
     """The Kubernetes control plane for ``scenario.policy.kubernetes``.
 
-    Each control loop starts at a random phase within its period, as the real controllers
-    (started whenever their process started) do.
+    Each control loop starts at a random phase within its period (the ``controllers``
+    stream), as the real controllers (started whenever their process started) do.
     """
+    phase_rng = rngs["controllers"]
     settings = scenario.policy.kubernetes
     cluster = scenario.cluster
     hpa = settings.hpa
@@ -111,10 +114,42 @@ def setup(scenario: Scenario, phase_rng: np.random.Generator) -> PolicySetup:
         controllers=controllers,
         placement=kube_scheduler(settings.scheduler.scoring, settings.scheduler.max_pods_per_node),
         balancer="random",  # kube-proxy, iptables mode
-        replace_lost_replicas=True,
-        readiness_initial_delay_s=probe.initial_delay_s,
-        readiness_period_s=probe.period_s,
-        restart_delay_s=CRASH_LOOP_FIRST_BACKOFF_S,
         metrics_resolution_s=settings.metrics_server.resolution_s,
         metrics_window_s=settings.metrics_server.window_s,
+        rules=WorldRules(
+            replace_lost_replicas=True,
+            readiness_initial_delay_s=probe.initial_delay_s,
+            readiness_period_s=probe.period_s,
+            restart_delay_s=CRASH_LOOP_FIRST_BACKOFF_S,
+        ),
     )
+
+
+def capacity_ceiling(scenario: Scenario) -> CapacityCeiling:
+    """The HPA's maximum replicas on the cluster autoscaler's maximum nodes."""
+    cluster = scenario.cluster
+    return CapacityCeiling(
+        max_replicas=max(
+            scenario.service.initial_replicas, scenario.policy.kubernetes.hpa.max_replicas
+        ),
+        max_nodes=max(cluster.initial_nodes, cluster.max_nodes),
+    )
+
+
+POLICY = PolicySpec(
+    name="kubernetes",
+    settings=Kubernetes,
+    build=setup,
+    capacity_ceiling=capacity_ceiling,
+    defaults=(
+        "HPA every 15 s (±10 % tolerance, 5 min CPU initialization, 300 s scale-down "
+        "stabilization); kube-scheduler LeastAllocated; cluster autoscaler every 10 s "
+        "(least-waste; scale down below 50 % requested after 10 min); readiness probe every "
+        "10 s; kube-proxy random; a silent node is NotReady after 50 s, its pods evicted "
+        "after 300 s."
+    ),
+    sources=(
+        "kube-controller-manager, autoscaling/v2 and Pod API defaults; cluster-autoscaler "
+        "FAQ; metrics-server manifests"
+    ),
+)

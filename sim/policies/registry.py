@@ -1,29 +1,33 @@
-"""From a scenario's ``policy`` block to the :class:`PolicySetup` the engine runs."""
+"""Every capacity policy, as it describes itself: from a scenario's ``policy`` block to a run.
+
+Each policy module declares a :class:`~sim.policies.base.PolicySpec` named ``POLICY``: its
+settings model, how to build its control plane and world rules, its capacity ceiling for the
+planner, and its defaults in prose with their sources for the report. This module only
+collects them; nothing else branches on a policy's name. The names themselves are written
+once, in the scenario schema (:data:`sim.config.schema.POLICY_NAMES`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import numpy as np
-
-from sim.config.schema import Scenario
+from sim.config.schema import POLICY_NAMES, Scenario
 from sim.policies import kubernetes, scale_out, scale_up, static, swarm
-from sim.policies.base import PolicySetup
+from sim.policies.base import PolicySetup, PolicySpec, Streams
 
-Streams = dict[str, np.random.Generator]
+POLICIES: dict[str, PolicySpec] = {
+    module.POLICY.name: module.POLICY for module in (static, scale_up, scale_out, swarm, kubernetes)
+}
+if tuple(POLICIES) != POLICY_NAMES:  # a policy added to one list and not the other
+    raise ImportError(f"policy modules {tuple(POLICIES)} do not match the schema's {POLICY_NAMES}")
+
+
+def policy_spec(name: str) -> PolicySpec:
+    """The policy called ``name`` (one of :data:`~sim.config.schema.POLICY_NAMES`)."""
+    try:
+        return POLICIES[name]
+    except KeyError:
+        raise ValueError(f"expected a policy among {', '.join(POLICIES)}, got {name!r}") from None
 
 
 def make_setup(scenario: Scenario, rngs: Streams) -> PolicySetup:
-    """The controllers, placement and recovery rules of ``scenario.policy.name``."""
-    builders: dict[str, Callable[[Scenario, Streams], PolicySetup]] = {
-        "static": lambda scenario, rngs: static.setup(),
-        "kubernetes": lambda scenario, rngs: kubernetes.setup(scenario, rngs["controllers"]),
-        "swarm": lambda scenario, rngs: swarm.setup(
-            scenario, rngs["controllers"], rngs["operator"]
-        ),
-        "scale_out": lambda scenario, rngs: scale_out.setup(scenario, rngs["controllers"]),
-        "scale_up": lambda scenario, rngs: scale_up.setup(
-            scenario, rngs["controllers"], rngs["boot"]
-        ),
-    }
-    return builders[scenario.policy.name](scenario, rngs)
+    """The control plane and world rules of ``scenario.policy.name``."""
+    return policy_spec(scenario.policy.name).build(scenario, rngs)

@@ -16,16 +16,18 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
 from sim.config.policies import ScaleOut
+from sim.config.rules import WorldRules
 from sim.config.schema import Scenario
 from sim.policies.base import (
     Action,
+    CapacityCeiling,
     Decision,
     NodeView,
     Observation,
     PolicySetup,
+    PolicySpec,
+    Streams,
     ceil_count,
     replace_node,
     silent_nodes,
@@ -220,9 +222,10 @@ class _Group:
     draining: list[str]
 
 
-def setup(scenario: Scenario, phase_rng: np.random.Generator) -> PolicySetup:
+def setup(scenario: Scenario, rngs: Streams) -> PolicySetup:
     """An Auto Scaling group of VMs, each running ``containers_per_vm`` containers, behind an
     application load balancer whose health checks decide when a VM serves."""
+    phase_rng = rngs["controllers"]
     settings = scenario.policy.scale_out
     return PolicySetup(
         name="scale_out",
@@ -234,7 +237,30 @@ def setup(scenario: Scenario, phase_rng: np.random.Generator) -> PolicySetup:
             )
         ],
         balancer="round_robin",
-        replicas_per_node=settings.containers_per_vm,
-        readiness_period_s=settings.health_check_interval_s,
-        readiness_successes=settings.healthy_threshold,
+        rules=WorldRules(
+            replicas_per_node=settings.containers_per_vm,
+            readiness_period_s=settings.health_check_interval_s,
+            readiness_successes=settings.healthy_threshold,
+        ),
     )
+
+
+def capacity_ceiling(scenario: Scenario) -> CapacityCeiling:
+    """The group's maximum VMs, each with its containers."""
+    settings = scenario.policy.scale_out
+    nodes = max(scenario.cluster.initial_nodes, settings.max_vms)
+    return CapacityCeiling(max_replicas=nodes * settings.containers_per_vm, max_nodes=nodes)
+
+
+POLICY = PolicySpec(
+    name="scale_out",
+    settings=ScaleOut,
+    build=setup,
+    capacity_ceiling=capacity_ceiling,
+    defaults=(
+        "An Auto Scaling group tracks 50 % average CPU: out after 3 one-minute datapoints "
+        "above, in after 15 below; 300 s warm-up and cooldown; VMs serve after the ALB's "
+        "health checks."
+    ),
+    sources="EC2 Auto Scaling target tracking; CloudWatch 1-minute metrics; ALB defaults",
+)

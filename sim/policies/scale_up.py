@@ -16,17 +16,19 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
 
-import numpy as np
-
 from sim.config.catalogue import InstanceType, family_ladder
 from sim.config.policies import ScaleUp
+from sim.config.rules import WorldRules
 from sim.config.schema import Scenario
 from sim.policies.base import (
     Action,
+    CapacityCeiling,
     Decision,
     NodeView,
     Observation,
     PolicySetup,
+    PolicySpec,
+    Streams,
     replace_node,
     silent_nodes,
 )
@@ -241,12 +243,12 @@ class VerticalScaler:
         return self.ladder[position]
 
 
-def setup(
-    scenario: Scenario, phase_rng: np.random.Generator, downtime_rng: np.random.Generator
-) -> PolicySetup:
+def setup(scenario: Scenario, rngs: Streams) -> PolicySetup:
     """Vertical scaling: each node runs ``replicas_per_node`` containers behind an
-    application load balancer; a resize takes the node out for its downtime plus the health
-    checks that bring it back."""
+    application load balancer; a resize takes the node out for its downtime (drawn on the
+    ``boot`` stream) plus the health checks that bring it back."""
+    phase_rng = rngs["controllers"]
+    downtime_rng = rngs["boot"]
     settings = scenario.policy.scale_up
     ladder = ladder_for(settings, scenario.cluster.node_type, scenario.cluster.catalogue())
     downtime = settings.resize_downtime_s
@@ -260,9 +262,42 @@ def setup(
             )
         ],
         balancer="round_robin",
-        replicas_per_node=settings.replicas_per_node,
-        workers_per_core=settings.workers_per_core,
-        readiness_period_s=ALB_HEALTH_CHECK_INTERVAL_S,
-        readiness_successes=ALB_HEALTHY_THRESHOLD,
-        resize_downtime_s=lambda: float(downtime.sample(downtime_rng, 1)[0]),
+        rules=WorldRules(
+            replicas_per_node=settings.replicas_per_node,
+            workers_per_core=settings.workers_per_core,
+            readiness_period_s=ALB_HEALTH_CHECK_INTERVAL_S,
+            readiness_successes=ALB_HEALTHY_THRESHOLD,
+            resize_downtime_s=lambda: float(downtime.sample(downtime_rng, 1)[0]),
+        ),
     )
+
+
+def capacity_ceiling(scenario: Scenario) -> CapacityCeiling:
+    """Every node at the top of its ladder; the replicas per node grow with the machine.
+
+    A ladder that cannot be built leaves the bound out of the way (the run reports it).
+    """
+    catalogue = scenario.cluster.catalogue()
+    try:
+        ladder = ladder_for(scenario.policy.scale_up, scenario.cluster.node_type, catalogue)
+    except ValueError:
+        return CapacityCeiling(math.inf, scenario.cluster.initial_nodes, node_vcpu=math.inf)
+    return CapacityCeiling(
+        max_replicas=math.inf,
+        max_nodes=scenario.cluster.initial_nodes,
+        node_vcpu=max(catalogue[name].vcpu for name in ladder),
+    )
+
+
+POLICY = PolicySpec(
+    name="scale_up",
+    settings=ScaleUp,
+    build=setup,
+    capacity_ceiling=capacity_ceiling,
+    defaults=(
+        "The node moves up its instance family when CPU stays above 75 % for 5 min (10 min "
+        "cooldown, one node at a time); a resize stops the instance (~45 s), boots it "
+        "(~120 s) and waits for 5 health checks 30 s apart."
+    ),
+    sources="EC2 stop/start to change the instance type; EKS boot times; ALB defaults",
+)

@@ -14,6 +14,9 @@ and the run's scheduler generator, and returns a node name (or None: the replica
   readiness, availability and resource reservations, then the node with the fewest tasks of
   the service wins, deterministically.
 
+* :func:`spread_placement` is the default for policies without a scheduler of their own
+  (Compose, VM groups): the ready node with the fewest replicas that the requests fit on.
+
 :func:`fits` is the shared feasibility test; the cluster autoscaler simulates with it too.
 """
 
@@ -195,3 +198,21 @@ def swarm_spread() -> Placement:
         return min(feasible, key=lambda node: (node.replicas, node.index)).name
 
     return place
+
+
+# --- the default ------------------------------------------------------------------------------
+
+
+def spread_placement(
+    nodes: list[NodeView], replica: ReplicaView, rng: np.random.Generator
+) -> str | None:
+    """The ready, routable node with the fewest replicas that the requests fit on (lowest
+    index on ties); no pod limit, no randomness."""
+    fitting = [
+        view
+        for view in nodes
+        if schedulable(view) and fits(view, replica.cpu_request_m, replica.memory_request_mib, None)
+    ]
+    if not fitting:
+        return None
+    return min(fitting, key=lambda view: (view.replicas, view.index)).name

@@ -9,14 +9,36 @@ requests until the balancer's health check gives up on it (AWS ALB defaults: a c
 
 from __future__ import annotations
 
-from sim.policies.base import PolicySetup
+from sim.config.rules import WorldRules
+from sim.config.schema import Scenario
+from sim.policies.base import CapacityCeiling, PolicySetup, PolicySpec, Streams
 from sim.policies.load_balancer import ALB_HEALTH_CHECK_INTERVAL_S, ALB_UNHEALTHY_THRESHOLD
 
 
-def setup() -> PolicySetup:
-    """No controllers; replicas spread over the nodes by the engine's default placement."""
+def setup(scenario: Scenario | None = None, rngs: Streams | None = None) -> PolicySetup:
+    """No controllers; replicas spread over the nodes by the default placement."""
     return PolicySetup(
         name="static",
         balancer="round_robin",
-        failure_detection_s=ALB_HEALTH_CHECK_INTERVAL_S * ALB_UNHEALTHY_THRESHOLD,
+        rules=WorldRules(failure_detection_s=ALB_HEALTH_CHECK_INTERVAL_S * ALB_UNHEALTHY_THRESHOLD),
     )
+
+
+def capacity_ceiling(scenario: Scenario) -> CapacityCeiling:
+    """The replicas and nodes it starts with."""
+    return CapacityCeiling(
+        max_replicas=scenario.service.initial_replicas, max_nodes=scenario.cluster.initial_nodes
+    )
+
+
+POLICY = PolicySpec(
+    name="static",
+    settings=None,
+    build=setup,
+    capacity_ceiling=capacity_ceiling,
+    defaults=(
+        "Nothing changes; an application load balancer (round robin) stops sending to a dead "
+        "node after its health check fails twice, 30 s apart."
+    ),
+    sources="AWS Elastic Load Balancing target-group defaults",
+)

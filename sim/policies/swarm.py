@@ -26,14 +26,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config.policies import Operator, ScheduledReplicas, Swarm
+from sim.config.rules import WorldRules
 from sim.config.schema import Scenario
 from sim.policies.base import (
     Action,
+    CapacityCeiling,
     Controller,
     Decision,
     NodeView,
     Observation,
     PolicySetup,
+    PolicySpec,
+    Streams,
     ceil_count,
     silent_nodes,
 )
@@ -357,12 +361,13 @@ class SwarmDispatcher:
         )
 
 
-def setup(
-    scenario: Scenario, phase_rng: np.random.Generator, operator_rng: np.random.Generator
-) -> PolicySetup:
+def setup(scenario: Scenario, rngs: Streams) -> PolicySetup:
     """Docker Swarm for ``scenario.policy.swarm``: spread placement, the routing mesh (round
     robin), failed-node tasks replaced after the heartbeat timeout plus the restart delay, and
-    replicas changed only by the operator or the planned schedule."""
+    replicas changed only by the operator (its reactions on the ``operator`` stream) or the
+    planned schedule."""
+    phase_rng = rngs["controllers"]
+    operator_rng = rngs["operator"]
     swarm = scenario.policy.swarm
     controllers: list[Controller] = [
         SwarmDispatcher(swarm, phase_s=float(phase_rng.uniform(0, swarm.heartbeat_s)))
@@ -385,9 +390,37 @@ def setup(
         controllers=controllers,
         placement=swarm_spread(),
         balancer="round_robin",
-        replace_lost_replicas=True,
-        replacement_delay_s=swarm.restart_delay_s,
-        restart_delay_s=swarm.restart_delay_s,
-        manager_nodes=swarm.managers,
-        drain_managers=swarm.drain_managers,
+        rules=WorldRules(
+            replace_lost_replicas=True,
+            replacement_delay_s=swarm.restart_delay_s,
+            restart_delay_s=swarm.restart_delay_s,
+            manager_nodes=swarm.managers,
+            drain_managers=swarm.drain_managers,
+        ),
     )
+
+
+def capacity_ceiling(scenario: Scenario) -> CapacityCeiling:
+    """The most replicas the operator or the schedule ever sets, on the cluster's maximum."""
+    settings = scenario.policy.swarm
+    scheduled = [step.replicas for step in settings.schedule]
+    operator = [settings.operator.max_replicas] if settings.operator is not None else []
+    cluster = scenario.cluster
+    return CapacityCeiling(
+        max_replicas=max([scenario.service.initial_replicas, *scheduled, *operator]),
+        max_nodes=max(cluster.initial_nodes, cluster.max_nodes),
+    )
+
+
+POLICY = PolicySpec(
+    name="swarm",
+    settings=Swarm,
+    build=setup,
+    capacity_ceiling=capacity_ceiling,
+    defaults=(
+        "No autoscaler: an operator scales after an alert (CPU above 75 % for 5 min) and a "
+        "reaction delay; spread placement; routing-mesh round robin; a node is Down after 3 "
+        "missed 5 s heartbeats and its tasks restart elsewhere after 5 s."
+    ),
+    sources="swarmkit dispatcher and service defaults; Docker CLI; Prometheus alerting rules",
+)

@@ -27,16 +27,15 @@ from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from sim.config.errors import TraceError
-from sim.config.schema import Replay
+from sim.config.schema import Replay, TraceFormat
 
 FloatArray = npt.NDArray[np.float64]
-TraceFormat = Literal["rate_csv", "interarrival", "access_log"]
 
 # A rate CSV row may sit this far (as a fraction of the interval) off the grid set by the
 # median spacing; exporters round their timestamps, but a row further off is not a bin.

@@ -1,0 +1,69 @@
+"""Decisions carried out: each action of a controller applied to the world's cluster.
+
+Every action leaves a row in ``Result.events`` with its source (the controller) and the
+decision's reason; actions that change capacity are counted as scale actions.
+"""
+
+from __future__ import annotations
+
+from sim.model.world import World
+from sim.policies.base import Action, Decision
+
+
+class Actuator:
+    """Applies decisions to one run's cluster and counts the scale actions."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.scale_actions = 0
+
+    def apply(self, source: str, decision: Decision) -> None:
+        """Carry out ``decision``'s actions in order, logging each with its reason."""
+        cluster = self.world.cluster
+        reason = decision.reason
+        for action in decision.actions:
+            node = cluster.node_named(action.target) if action.target else None
+            kind = action.kind
+            if kind == "set_replicas":
+                count = int(action.value)
+                if count != cluster.desired_replicas:
+                    self.scale_actions += 1
+                    cluster.set_desired_replicas(count, reason, source=source)
+            elif kind == "launch_nodes":
+                self._launch(action, reason, source)
+            elif node is None:
+                cluster.log(source, "skipped", action.target, kind, "", "no such node")
+            elif kind == "remove_node":
+                self.scale_actions += 1
+                cluster.remove_node(node, reason, source=source)
+            elif kind == "resize_node":
+                self.scale_actions += 1
+                draw = self.world.rules.resize_downtime_s
+                downtime_s = draw() if draw else 0.0
+                cluster.resize_node(node, str(action.value), downtime_s, reason, source=source)
+            elif kind == "unroute_node":
+                cluster.unroute_node(node, reason, source=source)
+            elif kind == "evict_node":
+                cluster.evict_node(node, reason, source=source)
+            elif kind == "terminate_node":
+                cluster.terminate_node(node, reason, source=source)
+
+    def _launch(self, action: Action, reason: str, source: str) -> None:
+        """Start machines of the asked type, no more than ``cluster.max_nodes`` allows."""
+        cluster = self.world.cluster
+        scenario = self.world.scenario
+        type_name = action.target or scenario.cluster.node_type
+        if type_name not in cluster.catalogue:
+            cluster.log(source, "skipped", type_name, "launch_nodes", "", "unknown instance type")
+            return
+        running = sum(1 for node in cluster.nodes if node.state != "terminated")
+        room = scenario.cluster.max_nodes - running
+        count = min(int(action.value), room)
+        if count < int(action.value):
+            cluster.log(
+                source, "capped", type_name, action.value, count, "cluster.max_nodes reached"
+            )
+        if count > 0:
+            self.scale_actions += 1
+        for _ in range(count):
+            cluster.launch_node(type_name, reason=reason, source=source)

@@ -1,0 +1,1 @@
+"""Measurement: sampling during the run, and reduction to the summary, timeseries and events."""

@@ -1,0 +1,155 @@
+"""Reduction at the end of a run: the summary, the timeseries and the events as pandas frames.
+
+Everything here reads what the run recorded (the recorder's rows and summary counters, the
+sampler's gauges, the cluster's event log) and computes the derived columns once; the names
+and meanings of the columns are those of :mod:`sim.measure.metrics`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from sim import histogram
+from sim.measure.sampler import Sampler
+from sim.model.recorder import FAULT, IN_FLIGHT, NO_REPLICA, OUTCOME_NAMES, QUEUE_FULL
+from sim.model.world import World
+
+TIME_SLACK_S = 1e-9
+"""Slack when comparing a row's start with the warm-up end: both are sums of float steps."""
+
+EVENT_COLUMNS = ["time_s", "source", "action", "target", "from_value", "to_value", "reason"]
+
+TIMESERIES_COLUMNS = [
+    "time_s", "arrivals", "completed", "rejected", "timed_out", "arrival_rate_rps",
+    "throughput_rps", "latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_p99_s",
+    "latency_slo_percentile_s", "error_rate", "slo_met", "replicas_desired",
+    "replicas_ready", "replicas_starting", "replicas_terminating", "pods_pending",
+    "nodes_ready", "nodes_provisioning", "cpu_utilization", "replica_cpu_utilization",
+    "in_flight", "cost_usd",
+]  # fmt: skip
+
+
+def timeseries(world: World, sampler: Sampler) -> pd.DataFrame:
+    """One row per sample interval: the recorder's request side merged with the gauges."""
+    recorder = world.recorder
+    request_rows = pd.DataFrame([row.__dict__ for row in recorder.rows])
+    gauge_rows = pd.DataFrame(sampler.rows)
+    timed_out = request_rows["timed_out"].to_numpy(dtype=np.int64, copy=True)
+    for row, count in recorder.late_timed_out.items():
+        timed_out[row] += count  # clients that gave up in an interval already closed
+    request_rows["timed_out"] = timed_out
+    frame = request_rows.merge(gauge_rows, on="time_s", how="left")
+    arrivals = world.arrivals.arrivals_per_interval
+    counts = np.zeros(len(frame), dtype=np.int64)
+    usable = min(len(arrivals), len(frame))
+    counts[:usable] = arrivals[:usable]
+    frame.insert(1, "arrivals", counts)
+    span_s = frame["time_s"].diff().fillna(frame["time_s"].iloc[0])
+    frame["arrival_rate_rps"] = frame["arrivals"] / span_s
+    frame["throughput_rps"] = frame["completed"] / span_s
+    slo = world.scenario.slo
+    resolved = frame["completed"] + frame["rejected"] + frame["timed_out"]
+    frame["error_rate"] = ((frame["rejected"] + frame["timed_out"]) / resolved).fillna(0.0)
+    latency_ok = frame["latency_slo_s"].isna() | (frame["latency_slo_s"] <= slo.latency_s)
+    frame["slo_met"] = latency_ok & (frame["error_rate"] <= slo.max_error_rate)
+    frame = frame.rename(columns={"latency_slo_s": "latency_slo_percentile_s"})
+    return frame[TIMESERIES_COLUMNS]
+
+
+def summary(
+    world: World,
+    sampler: Sampler,
+    timeseries_frame: pd.DataFrame,
+    *,
+    scale_actions: int,
+    wall_time_s: float,
+    name: str,
+) -> pd.Series:
+    """The run's figures after warm-up (latency over completed requests)."""
+    scenario = world.scenario
+    recorder = world.recorder
+    cluster = world.cluster
+    warmup_s = scenario.warmup_s
+    in_flight = sum(
+        1
+        for container in cluster.containers
+        if container.node is not None
+        for arrival_s, _ in container.requests_in_flight()
+        if arrival_s >= warmup_s
+    )
+    completed = recorder.summary_completed
+    rejected = sum(recorder.summary_rejected)
+    timed_out = recorder.summary_timed_out
+    resolved = completed + rejected + timed_out
+    counts = recorder.summary_histogram
+    p50, p95, p99 = histogram.quantiles_of_counts(counts, (0.50, 0.95, 0.99))
+    frame = timeseries_frame
+    after_warmup = frame[frame["time_s"] - scenario.sample_interval_s >= warmup_s - TIME_SLACK_S]
+    if after_warmup.empty:
+        after_warmup = frame.tail(1)
+    spans = (
+        after_warmup["time_s"].diff().fillna(after_warmup["time_s"].iloc[0] - max(warmup_s, 0.0))
+    )
+    within_slo = histogram.fraction_at_most(counts, scenario.slo.latency_s)
+    minimum_s = scenario.cluster.billing_minimum_s
+    node_hours = sum(node.billed_s(scenario.duration_s, minimum_s) for node in cluster.nodes) / 3600
+    return pd.Series(
+        {
+            "requests": world.arrivals.requests_after_warmup,
+            "completed": completed,
+            "rejected": rejected,
+            "timed_out": timed_out,
+            "in_flight": in_flight,
+            "error_rate": (rejected + timed_out) / resolved if resolved else 0.0,
+            "latency_mean_s": recorder.summary_latency_s / completed if completed else math.nan,
+            "latency_p50_s": p50,
+            "latency_p95_s": p95,
+            "latency_p99_s": p99,
+            "slo_attainment": float(after_warmup["slo_met"].mean()),
+            "slo_violation_s": float(spans[~after_warmup["slo_met"]].sum()),
+            "cost_usd": cluster.cost_usd(scenario.duration_s),
+            "node_hours": node_hours,
+            "peak_nodes": sampler.peak_nodes,
+            "peak_replicas": sampler.peak_replicas,
+            "scale_actions": scale_actions,
+            "wall_time_s": wall_time_s,
+            "rejected_no_replica": recorder.summary_rejected[NO_REPLICA],
+            "rejected_queue_full": recorder.summary_rejected[QUEUE_FULL],
+            "rejected_fault": recorder.summary_rejected[FAULT],
+            "requests_within_slo": (
+                within_slo * completed / resolved if resolved and completed else 0.0
+            ),
+        },
+        dtype=object,
+        name=name,
+    )
+
+
+def events(world: World) -> pd.DataFrame:
+    """Every change of a node or replica, and every action, in the order it happened."""
+    return pd.DataFrame(world.cluster.events, columns=EVENT_COLUMNS)
+
+
+def requests_frame(world: World) -> pd.DataFrame:
+    """One row per request (only when the run kept a log): outcome, replica, latency."""
+    log = world.recorder.request_log or []
+    rows = list(log)
+    for container in world.cluster.containers:
+        if container.node is None:
+            continue
+        for arrival_s, endpoint in container.requests_in_flight():
+            rows.append((arrival_s, math.nan, endpoint, container.index, IN_FLIGHT))
+    frame = pd.DataFrame(rows, columns=["arrival_s", "end_s", "endpoint", "replica", "outcome"])
+    frame = frame.sort_values("arrival_s", kind="stable").reset_index(drop=True)
+    names = [endpoint.name for endpoint in world.scenario.service.endpoints]
+    frame["endpoint"] = pd.Categorical.from_codes(
+        frame["endpoint"].to_numpy(dtype=np.int64), categories=pd.Index(names)
+    )
+    frame["outcome"] = pd.Categorical.from_codes(
+        frame["outcome"].to_numpy(dtype=np.int64), categories=pd.Index(list(OUTCOME_NAMES))
+    )
+    frame["latency_s"] = frame["end_s"] - frame["arrival_s"]
+    return frame
