@@ -33,6 +33,7 @@ import pandas as pd
 
 from sim import theory
 from sim.config.schema import Scenario
+from sim.config.slack import FLOAT_SLACK
 
 FALLBACK_UTILIZATION = 0.9
 
@@ -77,7 +78,9 @@ def demand_replicas(scenario: Scenario, arrival_rates_rps: np.ndarray) -> np.nda
         _cores_needed(round(float(rate), 3), service_rate, quantile, target_s)
         for rate in arrival_rates_rps
     ]
-    return np.array([max(1, math.ceil(c / per_replica - 1e-9)) for c in cores], dtype=np.int64)
+    return np.array(
+        [max(1, math.ceil(c / per_replica - FLOAT_SLACK)) for c in cores], dtype=np.int64
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -118,7 +121,7 @@ def add_demand(timeseries: pd.DataFrame, scenario: Scenario) -> dict[str, float]
     rates = timeseries["arrival_rate_rps"].to_numpy(dtype=np.float64)
     timeseries["replicas_demand"] = demand_replicas(scenario, rates)
     after = timeseries[
-        timeseries["time_s"] - scenario.sample_interval_s >= scenario.warmup_s - 1e-9
+        timeseries["time_s"] - scenario.sample_interval_s >= scenario.warmup_s - FLOAT_SLACK
     ]
     return elasticity_metrics(
         after["replicas_demand"].to_numpy(),

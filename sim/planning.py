@@ -61,6 +61,7 @@ from sim import theory
 from sim.config.errors import InputError
 from sim.config.loading import load_scenario
 from sim.config.schema import Scenario
+from sim.config.slack import FLOAT_SLACK
 from sim.elasticity import cores_per_replica, mean_demand_s
 from sim.experiment.compare import check_replications, check_seed
 from sim.experiment.executors import check_executor, execute_all
@@ -72,9 +73,6 @@ FIRST_ROUND_REPLICATIONS = 2
 
 RATE_GRID_S = 1.0
 """Spacing of the grid on which λ(t) is averaged per sample interval for the bound."""
-
-TOLERANCE = 1e-9
-"""Rounding slack when an interval's bound is compared with the attainment target."""
 
 PRUNED = "pruned-by-theory"
 FAILS = "fails-slo"
@@ -178,11 +176,11 @@ def race(estimates: Sequence[Estimate], target: float) -> list[Verdict]:
     * undecided: everything else (its interval straddles the target).
     """
     holding = [
-        index for index, item in enumerate(estimates) if item.attainment_low >= target - TOLERANCE
+        index for index, item in enumerate(estimates) if item.attainment_low >= target - FLOAT_SLACK
     ]
     verdicts: list[Verdict] = []
     for index, item in enumerate(estimates):
-        if item.attainment_high < target - TOLERANCE:
+        if item.attainment_high < target - FLOAT_SLACK:
             verdicts.append(
                 Verdict(FAILS, f"attainment at most {item.attainment_high:.1%} < {target:.0%}")
             )
@@ -249,7 +247,7 @@ class Bound:
         """The share of intervals in which the ceiling covers the need."""
         if self.needed_cores.size == 0:
             return 1.0
-        return float(np.mean(self.needed_cores <= self.ceiling_cores + 1e-9))
+        return float(np.mean(self.needed_cores <= self.ceiling_cores + FLOAT_SLACK))
 
     @property
     def possible(self) -> bool:
@@ -293,7 +291,7 @@ def interval_rates_rps(scenario: Scenario) -> np.ndarray:
         scenario.traffic, scenario.duration_s, np.random.default_rng(0), scenario.resolve_path
     )
     interval = scenario.sample_interval_s
-    starts = np.arange(scenario.warmup_s, scenario.duration_s - 1e-9, interval)
+    starts = np.arange(scenario.warmup_s, scenario.duration_s - FLOAT_SLACK, interval)
     rates = []
     for start in starts:
         end = min(start + interval, scenario.duration_s)

@@ -13,12 +13,10 @@ import numpy as np
 import pandas as pd
 
 from sim import histogram
+from sim.config.slack import FLOAT_SLACK
 from sim.measure.sampler import Sampler
 from sim.model.recorder import FAULT, IN_FLIGHT, NO_REPLICA, OUTCOME_NAMES, QUEUE_FULL
 from sim.model.world import World
-
-TIME_SLACK_S = 1e-9
-"""Slack when comparing a row's start with the warm-up end: both are sums of float steps."""
 
 EVENT_COLUMNS = ["time_s", "source", "action", "target", "from_value", "to_value", "reason"]
 
@@ -87,7 +85,7 @@ def summary(
     counts = recorder.summary_histogram
     p50, p95, p99 = histogram.quantiles_of_counts(counts, (0.50, 0.95, 0.99))
     frame = timeseries_frame
-    after_warmup = frame[frame["time_s"] - scenario.sample_interval_s >= warmup_s - TIME_SLACK_S]
+    after_warmup = frame[frame["time_s"] - scenario.sample_interval_s >= warmup_s - FLOAT_SLACK]
     if after_warmup.empty:
         after_warmup = frame.tail(1)
     spans = (

@@ -33,6 +33,7 @@ import simpy
 from sim.config.catalogue import InstanceType
 from sim.config.rules import WorldRules
 from sim.config.schema import Scenario
+from sim.config.slack import FLOAT_SLACK
 from sim.model import container as states
 from sim.model import node as node_states
 from sim.model.balancer import Balancer
@@ -465,7 +466,7 @@ class Cluster:
         if period_s <= 0:
             return app_ready_s
         first_s = running_s + self.rules.readiness_initial_delay_s
-        probes = max(0, math.ceil((app_ready_s - first_s) / period_s - 1e-9))
+        probes = max(0, math.ceil((app_ready_s - first_s) / period_s - FLOAT_SLACK))
         return first_s + (probes + self.rules.readiness_successes - 1) * period_s
 
     def _make_ready(self, container: Container) -> None:

@@ -28,16 +28,24 @@ from collections.abc import Callable
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any
 
+from sim.config.slack import FLOAT_SLACK
 from sim.model.recorder import COMPLETED, FAULT, QUEUE_FULL, Recorder
 
 if TYPE_CHECKING:
     from sim.model.kernel import RequestLane
     from sim.model.node import Node
 
-# Numerical slack for comparing virtual times and deadlines that were computed along
-# different float paths (the virtual clock is reset whenever the container is idle).
-_EPSILON = 1e-9
 _INFINITY = math.inf
+
+# A request in service is a list, so that heapq orders it by its first field and a departure,
+# a timeout or a crash can mark it dead in place; the heaps then skip it when they meet it.
+FINISH_S = 0  # when it is done: a virtual time under processor sharing, a time on its own core
+ARRIVAL_S = 1  # when its client sent it
+ENDPOINT = 2  # the index of its endpoint
+LIVE = 3  # False once it has left (done, given up, lost)
+STARTED_S = 4  # dedicated cores only: when it started
+# A waiting request is a tuple (arrival_s, demand_s, endpoint) in the FCFS accept queue.
+QUEUED_ARRIVAL_S = 0
 
 # Lifecycle states (DESIGN.md): pending → pulling → starting → ready → terminating → gone.
 PENDING = "pending"
@@ -228,7 +236,7 @@ class Container:
             elif not busy and len(heap) == 1 and len(in_service) == 1:
                 # It was idle: the newcomer alone sets the wake-up (_reschedule, inlined).
                 rate = self.rate
-                next_s = now + (entry[0] - self.virtual_s) / rate if rate > 0 else _INFINITY
+                next_s = now + (entry[FINISH_S] - self.virtual_s) / rate if rate > 0 else _INFINITY
                 deadline_s = now + self.timeout_s
                 if deadline_s < next_s:
                     next_s = deadline_s
@@ -239,7 +247,7 @@ class Container:
                 self._reschedule(now)
             return
         queue = self.queue
-        if queue and queue[0][0] + self.timeout_s <= now:
+        if queue and queue[0][QUEUED_ARRIVAL_S] + self.timeout_s <= now:
             self._expire_queue_head(now)
         if len(queue) < self.queue_limit:
             queue.append((now, demand_s, endpoint))
@@ -262,32 +270,34 @@ class Container:
         heap = self.heap
         busy = before = self.busy
         # Departures: every live request whose virtual finish has been reached.
-        limit = virtual_s + _EPSILON
-        if heap and heap[0][0] <= limit:
+        limit = virtual_s + FLOAT_SLACK
+        if heap and heap[0][FINISH_S] <= limit:
             latency_append = self._latency_append
             warmup_s = self._warmup_s
             log = self._log
-            while heap and heap[0][0] <= limit:
+            while heap and heap[0][FINISH_S] <= limit:
                 entry = heappop(heap)
-                if entry[3]:
-                    entry[3] = False
+                if entry[LIVE]:
+                    entry[LIVE] = False
                     busy -= 1
-                    arrival_s = entry[1]
+                    arrival_s = entry[ARRIVAL_S]
                     latency_append(now - arrival_s)
                     if arrival_s < warmup_s:  # also counted apart, to leave out of the summary
                         self._warmup_latency_append(now - arrival_s)
                     if log is not None:
-                        log.append((arrival_s, now, entry[2], self.index, COMPLETED))
+                        log.append((arrival_s, now, entry[ENDPOINT], self.index, COMPLETED))
         # Clients that gave up while their request was in service.
         in_service = self.in_service
         cut = now - self.timeout_s
-        given_up_s = cut + _EPSILON
-        while in_service and (not in_service[0][3] or in_service[0][1] <= given_up_s):
+        given_up_s = cut + FLOAT_SLACK
+        while in_service and (not in_service[0][LIVE] or in_service[0][ARRIVAL_S] <= given_up_s):
             entry = in_service.popleft()
-            if entry[3]:
-                entry[3] = False
+            if entry[LIVE]:
+                entry[LIVE] = False
                 busy -= 1
-                self._recorder.time_out(entry[1] + self.timeout_s, entry[1], entry[2], self.index)
+                self._recorder.time_out(
+                    entry[ARRIVAL_S] + self.timeout_s, entry[ARRIVAL_S], entry[ENDPOINT], self.index
+                )
         # Free worker slots take the oldest waiting requests whose clients are still there.
         queue = self.queue
         if queue:
@@ -316,13 +326,13 @@ class Container:
                 self._change_demand(now, busy)
         if busy:
             # The next departure or deadline (as in _reschedule, inlined for speed).
-            while not heap[0][3]:
+            while not heap[0][LIVE]:
                 heappop(heap)
             rate = self.rate
-            next_s = now + (heap[0][0] - virtual_s) / rate if rate > 0 else _INFINITY
-            while not in_service[0][3]:
+            next_s = now + (heap[0][FINISH_S] - virtual_s) / rate if rate > 0 else _INFINITY
+            while not in_service[0][LIVE]:
                 in_service.popleft()
-            deadline_s = in_service[0][1] + self.timeout_s
+            deadline_s = in_service[0][ARRIVAL_S] + self.timeout_s
             if deadline_s < next_s:
                 next_s = deadline_s
             if next_s < now:
@@ -336,20 +346,20 @@ class Container:
 
     def depart(self, now: float, entry: list[Any]) -> None:
         """A dedicated-core request ends: done, or given up by its client."""
-        if not entry[3]:
+        if not entry[LIVE]:
             return  # lost in a crash, or converted to processor sharing
-        entry[3] = False
-        self.cpu_used_core_s += now - entry[4]  # one core since it started
-        self._start_sum_s -= entry[4]
-        arrival_s = entry[1]
-        if entry[0] <= now + _EPSILON:
+        entry[LIVE] = False
+        self.cpu_used_core_s += now - entry[STARTED_S]  # one core since it started
+        self._start_sum_s -= entry[STARTED_S]
+        arrival_s = entry[ARRIVAL_S]
+        if entry[FINISH_S] <= now + FLOAT_SLACK:
             self._latency_append(now - arrival_s)
             if arrival_s < self._warmup_s:  # also counted apart, to leave out of the summary
                 self._warmup_latency_append(now - arrival_s)
             if self._log is not None:
-                self._log.append((arrival_s, now, entry[2], self.index, COMPLETED))
+                self._log.append((arrival_s, now, entry[ENDPOINT], self.index, COMPLETED))
         else:
-            self._recorder.time_out(now, arrival_s, entry[2], self.index)
+            self._recorder.time_out(now, arrival_s, entry[ENDPOINT], self.index)
         busy = self.busy - 1
         queue = self.queue
         if queue:
@@ -393,7 +403,7 @@ class Container:
         self.alloc_cores = 0.0
         live = self._serving()
         for entry in live:
-            entry[3] = False
+            entry[LIVE] = False
         self.in_service.clear()
         self._start_sum_s = now * len(live) if dedicated else 0.0
         self.heap.clear()
@@ -404,17 +414,25 @@ class Container:
         self.dedicated = dedicated
         for entry in live:
             if dedicated:
-                fresh = [now + max(0.0, entry[0] - virtual_s), entry[1], entry[2], True, now]
-                self._lane.depart_at(min(fresh[0], entry[1] + self.timeout_s), self, fresh)
+                fresh = [
+                    now + max(0.0, entry[FINISH_S] - virtual_s),
+                    entry[ARRIVAL_S],
+                    entry[ENDPOINT],
+                    True,
+                    now,
+                ]
+                self._lane.depart_at(
+                    min(fresh[FINISH_S], entry[ARRIVAL_S] + self.timeout_s), self, fresh
+                )
             else:
-                fresh = [max(0.0, entry[0] - now), entry[1], entry[2], True]
+                fresh = [max(0.0, entry[FINISH_S] - now), entry[ARRIVAL_S], entry[ENDPOINT], True]
                 heappush(self.heap, fresh)
                 self.in_service.append(fresh)
 
     def _expire_queue_head(self, now: float) -> None:
         queue = self.queue
         cut = now - self.timeout_s
-        while queue and queue[0][0] <= cut:
+        while queue and queue[0][QUEUED_ARRIVAL_S] <= cut:
             arrival_s, _, endpoint = queue.popleft()
             self._recorder.time_out(arrival_s + self.timeout_s, arrival_s, endpoint, self.index)
 
@@ -501,7 +519,7 @@ class Container:
         A wake-up already set for a later time is left in place; it will find nothing to do.
         """
         heap = self.heap
-        while heap and not heap[0][3]:
+        while heap and not heap[0][LIVE]:
             heappop(heap)
         if not heap:
             # Idle: forget finished entries and restart the virtual clock near zero, which
@@ -511,11 +529,11 @@ class Container:
             self.virtual_at_s = now
             return
         rate = self.rate
-        next_s = now + (heap[0][0] - self.virtual_s) / rate if rate > 0 else math.inf
+        next_s = now + (heap[0][FINISH_S] - self.virtual_s) / rate if rate > 0 else math.inf
         in_service = self.in_service
-        while not in_service[0][3]:
+        while not in_service[0][LIVE]:
             in_service.popleft()
-        deadline_s = in_service[0][1] + self.timeout_s
+        deadline_s = in_service[0][ARRIVAL_S] + self.timeout_s
         if deadline_s < next_s:
             next_s = deadline_s
         if next_s < now:
@@ -549,8 +567,8 @@ class Container:
                 self._recorder.reject(now, arrival_s, endpoint, self.index, reason)
                 lost += 1
         for entry in self._serving():
-            entry[3] = False
-            self._recorder.reject(now, entry[1], entry[2], self.index, reason)
+            entry[LIVE] = False
+            self._recorder.reject(now, entry[ARRIVAL_S], entry[ENDPOINT], self.index, reason)
             lost += 1
         self.queue.clear()
         self.heap.clear()
@@ -584,11 +602,11 @@ class Container:
         them there; they started in arrival order, as the accept queue is FCFS.
         """
         if not self.dedicated:
-            return [entry for entry in self.in_service if entry[3]]
+            return [entry for entry in self.in_service if entry[LIVE]]
         serving = [
-            item[3]
-            for item in self._lane_heap
-            if item[2] is self and item[3] is not None and item[3][3]
+            request
+            for _, _, owner, request in self._lane_heap
+            if owner is self and request is not None and request[LIVE]
         ]
         serving.sort(key=_arrival_s)
         return serving
@@ -600,27 +618,29 @@ class Container:
         if self.dedicated:
             self.cpu_used_core_s = self.cpu_used_until(end_s)
             for entry in serving:
-                entry[4] = end_s  # counted up to here
+                entry[STARTED_S] = end_s  # counted up to here
             self._start_sum_s = end_s * len(serving)
         self._expire_queue_head(end_s)
-        cut = end_s - self.timeout_s + _EPSILON
+        cut = end_s - self.timeout_s + FLOAT_SLACK
         for entry in serving:
-            if entry[1] <= cut:
-                entry[3] = False
+            if entry[ARRIVAL_S] <= cut:
+                entry[LIVE] = False
                 self.busy -= 1
                 if self.dedicated:
                     self._start_sum_s -= end_s
-                self._recorder.time_out(entry[1] + self.timeout_s, entry[1], entry[2], self.index)
+                self._recorder.time_out(
+                    entry[ARRIVAL_S] + self.timeout_s, entry[ARRIVAL_S], entry[ENDPOINT], self.index
+                )
 
     def requests_in_flight(self) -> list[tuple[float, int]]:
         """``(arrival_s, endpoint)`` of every request still here (for the per-request frame)."""
         waiting = [(arrival_s, endpoint) for arrival_s, _, endpoint in self.queue]
-        serving = [(entry[1], entry[2]) for entry in self._serving()]
+        serving = [(entry[ARRIVAL_S], entry[ENDPOINT]) for entry in self._serving()]
         return serving + waiting
 
 
 def _arrival_s(entry: list[Any]) -> float:
-    arrival_s: float = entry[1]
+    arrival_s: float = entry[ARRIVAL_S]
     return arrival_s
 
 

@@ -20,13 +20,12 @@ from pydantic import BaseModel
 
 from sim.config.rules import WorldRules
 from sim.config.schema import BalancerAlgorithm, Scenario
-
-_COUNT_EPSILON = 1e-9  # 10 × 1.1 is 11.000000000000002 in floats: that must not round up to 12
+from sim.config.slack import FLOAT_SLACK
 
 
 def ceil_count(value: float) -> int:
-    """The smallest whole count not below ``value``, ignoring float noise of 1e-9."""
-    return math.ceil(value - _COUNT_EPSILON)
+    """The smallest whole count not below ``value``, ignoring float noise (10 × 1.1 → 11)."""
+    return math.ceil(value - FLOAT_SLACK)
 
 
 ReplicaPhase = Literal["pending", "pulling", "starting", "ready", "terminating"]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sim.config.policies import ScaleOut
 from sim.config.rules import WorldRules
 from sim.config.schema import Scenario
+from sim.config.slack import FLOAT_SLACK
 from sim.policies.base import (
     Action,
     CapacityCeiling,
@@ -36,8 +37,6 @@ from sim.policies.base import (
 ELB_UNHEALTHY_THRESHOLD = 2
 """Consecutive failed health checks before the load balancer marks a target unhealthy
 (ELB ``UnhealthyThresholdCount`` default)."""
-
-_TIME_EPSILON_S = 1e-9  # a call at 59.99999999999 s (a float sum) still takes the 60 s datapoint
 
 
 def _utilization(node: NodeView) -> float:
@@ -128,7 +127,7 @@ class TargetTrackingScaler:
     # --- membership and health ----------------------------------------------------------------
 
     def _in_service(self, now_s: float, members: list[NodeView]) -> list[NodeView]:
-        warm_since = now_s + _TIME_EPSILON_S - self.settings.warmup_s
+        warm_since = now_s + FLOAT_SLACK - self.settings.warmup_s
         return [
             node
             for node in members
@@ -153,9 +152,9 @@ class TargetTrackingScaler:
 
     def _datapoint_due(self, now_s: float) -> bool:
         period = self.settings.metric_period_s
-        if now_s + _TIME_EPSILON_S < self.phase_s + self._datapoints_taken * period:
+        if now_s + FLOAT_SLACK < self.phase_s + self._datapoints_taken * period:
             return False
-        self._datapoints_taken = math.floor((now_s + _TIME_EPSILON_S - self.phase_s) / period) + 1
+        self._datapoints_taken = math.floor((now_s + FLOAT_SLACK - self.phase_s) / period) + 1
         return True
 
     def _last_all(self, count: int, breaching: Callable[[float], bool]) -> bool:
@@ -200,7 +199,7 @@ class TargetTrackingScaler:
             notes.append(f"{shown}: {group.total} VMs, desired {desired}")
             return []
         since = group.now_s - self._last_scaling_s
-        if since + _TIME_EPSILON_S < self.settings.cooldown_s:
+        if since + FLOAT_SLACK < self.settings.cooldown_s:
             notes.append(f"{shown}: in cooldown, {since:.0f} s since the last scaling")
             return []
         if group.draining:

@@ -20,6 +20,7 @@ from sim.config.catalogue import InstanceType, family_ladder
 from sim.config.policies import ScaleUp
 from sim.config.rules import WorldRules
 from sim.config.schema import Scenario
+from sim.config.slack import FLOAT_SLACK
 from sim.policies.base import (
     Action,
     CapacityCeiling,
@@ -111,7 +112,7 @@ class VerticalScaler:
         self.period_s = settings.evaluation_period_s
         self.failure_after_s = failure_after_s
         self.datapoints_needed = max(
-            1, math.ceil(settings.sustained_s / settings.evaluation_period_s - 1e-9)
+            1, math.ceil(settings.sustained_s / settings.evaluation_period_s - FLOAT_SLACK)
         )
         self._history: dict[str, deque[float]] = {}
         self._last_resize_s: dict[str, float] = {}
@@ -234,7 +235,7 @@ class VerticalScaler:
             notes.append(f"{node.type_name} is the smallest: cannot scale down ({node.name})")
             return None
         since = now_s - self._last_resize_s.get(node.name, -math.inf)
-        if since + 1e-9 < self.settings.cooldown_s:
+        if since + FLOAT_SLACK < self.settings.cooldown_s:
             notes.append(
                 f"{node.name} CPU {mean:.0%}: would scale {word}, but in cooldown "
                 f"({since:.0f} s since its last resize)"

@@ -28,6 +28,7 @@ import numpy as np
 from sim.config.policies import Operator, ScheduledReplicas, Swarm
 from sim.config.rules import WorldRules
 from sim.config.schema import Scenario
+from sim.config.slack import FLOAT_SLACK
 from sim.policies.base import (
     Action,
     CapacityCeiling,
@@ -42,9 +43,6 @@ from sim.policies.base import (
     silent_nodes,
 )
 from sim.policies.scheduling import swarm_spread
-
-TIME_EPSILON_S = 1e-9
-"""Slack on time comparisons, so a call at 299.99999999997 s (a float sum) counts as 300 s."""
 
 
 @dataclass
@@ -68,7 +66,7 @@ class AlertRule:
             return False
         if self.active_since_s is None:
             self.active_since_s = now_s
-        return now_s - self.active_since_s + TIME_EPSILON_S >= self.for_s
+        return now_s - self.active_since_s + FLOAT_SLACK >= self.for_s
 
     def reset(self) -> None:
         """Back to inactive: the condition must hold for ``for_s`` again before it fires."""
@@ -169,7 +167,7 @@ class SwarmOperator:
         now = observation.now_s
         notes: list[str] = []
         replicas = observation.desired_replicas
-        if now + TIME_EPSILON_S >= self.next_evaluation_s:
+        if now + FLOAT_SLACK >= self.next_evaluation_s:
             replicas = self._evaluate(observation, replicas, notes)
         replicas = self._act_on_scale_incident(now, replicas, notes)
         actions = self._act_on_node_incident(observation, notes)
@@ -184,7 +182,7 @@ class SwarmOperator:
     def _evaluate(self, observation: Observation, replicas: int, notes: list[str]) -> int:
         now = observation.now_s
         interval = self.operator.evaluation_interval_s
-        self._evaluations_done = math.floor((now + TIME_EPSILON_S - self.phase_s) / interval) + 1
+        self._evaluations_done = math.floor((now + FLOAT_SLACK - self.phase_s) / interval) + 1
         value = metric_value(observation, self.operator.metric)
         shown = f"{self.operator.metric} {value:.3g}"
         self._evaluate_alert(now, value, shown, notes)
@@ -251,7 +249,7 @@ class SwarmOperator:
     # --- acting -------------------------------------------------------------------------------
 
     def _act_on_scale_incident(self, now: float, replicas: int, notes: list[str]) -> int:
-        if self._scale_due_s is None or now + TIME_EPSILON_S < self._scale_due_s:
+        if self._scale_due_s is None or now + FLOAT_SLACK < self._scale_due_s:
             return replicas
         self._scale_due_s = None
         self._alert.reset()
@@ -268,7 +266,7 @@ class SwarmOperator:
 
     def _act_on_node_incident(self, observation: Observation, notes: list[str]) -> list[Action]:
         now = observation.now_s
-        if self._node_due_s is None or now + TIME_EPSILON_S < self._node_due_s:
+        if self._node_due_s is None or now + FLOAT_SLACK < self._node_due_s:
             return []
         self._node_due_s = None
         self._last_node_incident_s = now
@@ -304,7 +302,7 @@ class SwarmSchedule:
 
     def decide(self, observation: Observation) -> Decision:
         now = observation.now_s
-        due = [step for step in self.steps[self._taken :] if step.at_s <= now + TIME_EPSILON_S]
+        due = [step for step in self.steps[self._taken :] if step.at_s <= now + FLOAT_SLACK]
         if not due:
             return Decision(reason=f"no scheduled step due (next at {self.next_due_s:g} s)")
         self._taken += len(due)
