@@ -26,6 +26,7 @@ from sim.measure.metrics import (
     find_metric,
     heading,
     headline_metrics,
+    markdown_table,
     metric,
     records,
     report_metrics,
@@ -269,3 +270,21 @@ def test_records_are_json() -> None:
         "title": "requests",
         "label": "requests",
     }
+
+
+# --- documentation -----------------------------------------------------------------------------
+
+
+def test_readme_has_the_generated_table() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
+    assert "`python -m sim metrics`" in section
+    assert markdown_table() in section, "regenerate README's Metrics with `python -m sim metrics`"
+
+
+def test_markdown_table_has_a_row_per_metric() -> None:
+    rows = [line for line in markdown_table().splitlines() if line.startswith("| `")]
+    assert len(rows) == len(SUMMARY_METRICS) + len(TIMESERIES_METRICS)
+    assert rows[5] == (
+        "| `error_rate` | % | share | " + SUMMARY_METRICS[5].description + " | all tables |"
+    )
