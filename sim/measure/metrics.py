@@ -27,8 +27,8 @@ quotient that may pass 1 (``ratio``), CPU cores (``cores``), a duration in hours
 a clock reading (``time``) or a yes/no (``flag``)."""
 
 Aggregate = Literal["mean"]
-"""How replications combine a metric: ``mean`` is the mean with its 95 % Student-t interval
-(:func:`sim.experiment.statistics.summarize`), what every summary metric gets today."""
+"""How replications combine a metric: ``mean`` is the mean with its 95 % Student-t interval,
+which :func:`sim.experiment.statistics.summarize` gives every numeric summary metric."""
 
 Table = Literal["summary", "timeseries"]
 
@@ -77,9 +77,9 @@ class Metric:
     number); values are stored in the base unit (seconds, a fraction for ``%``, dollars).
     ``headline`` metrics open every comparison table and the report's; ``report_rank`` is the
     metric's row in the report's comparison table (1 first; headline metrics keep that order
-    in the other tables); ``required`` marks the names DESIGN.md fixes. ``title`` defaults to
-    the name without its unit suffix, ``label`` (for axes and the report's headings) to
-    ``title (unit)``.
+    in the other tables); ``aggregate`` is how replications combine it; ``required`` marks the
+    names DESIGN.md fixes. ``title`` defaults to the name without its unit suffix, ``label``
+    (for axes and the report's headings) to ``title (unit)``.
     """
 
     name: str
@@ -114,9 +114,10 @@ def _problem(metric: Metric) -> str:
     expected = NAME_SUFFIXES.get(metric.unit, "")
     if expected and not metric.name.endswith(expected):
         return f"a name in {metric.unit} ends with {expected!r}"
-    for unit, suffix in NAME_SUFFIXES.items():
-        if not expected and metric.name.endswith(suffix):
-            return f"a name ending with {suffix!r} is in {unit}, got unit {metric.unit!r}"
+    if not expected:
+        for unit, suffix in NAME_SUFFIXES.items():
+            if metric.name.endswith(suffix):
+                return f"a name ending with {suffix!r} is in {unit}, got unit {metric.unit!r}"
     if not metric.description.strip() or "\n" in metric.description:
         return "description must be one non-empty line"
     if metric.aggregate not in AGGREGATES:
