@@ -8,6 +8,7 @@
     python -m sim plan SCENARIO --space key=v1,v2 [--space ...] [--replications N] [--seed S]
     python -m sim import compose FILE [--service NAME] [--out FILE]
     python -m sim import k8s FILE... [--deployment NAME] [--out FILE]
+    python -m sim metrics [--json]
 
 Bad input (a scenario, an override, a trace, an argument) prints one line on stderr naming the
 file, field or line and what was expected, and exits with code 2; never a traceback.
@@ -70,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     _add_experiment_commands(commands)
     _add_plan_command(commands)
     _add_import_command(commands)
+
+    metrics = commands.add_parser(
+        "metrics", help="print the summary keys and timeseries columns with units and meanings"
+    )
+    metrics.add_argument("--json", action="store_true", help="one JSON record per metric")
     return parser
 
 
@@ -116,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _plan(arguments)
         if arguments.command == "import":
             return _import(arguments)
+        if arguments.command == "metrics":
+            return _metrics(arguments)
         if arguments.command == "bench":
             from sim.benchmark import run_benchmark
 
@@ -165,6 +173,16 @@ def _run(arguments: argparse.Namespace) -> int:
     if arguments.out:
         path = result.save(arguments.out)
         print(f"saved to {path}")
+    return 0
+
+
+def _metrics(arguments: argparse.Namespace) -> int:
+    """The metric table in Markdown (the README's copy) or as JSON records."""
+    from sim.measure.metrics import markdown_table, records
+
+    print(
+        json.dumps(records(), indent=2, ensure_ascii=False) if arguments.json else markdown_table()
+    )
     return 0
 
 

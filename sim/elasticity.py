@@ -44,6 +44,8 @@ METRIC_KEYS = (
     "elasticity_over_timeshare",
     "elasticity_jitter_per_min",
 )
+"""The summary keys :func:`elasticity_metrics` returns, in the order the metric table
+(:mod:`sim.measure.metrics`) declares them with their units; a test keeps the two equal."""
 
 
 def mean_demand_s(scenario: Scenario) -> float:

@@ -34,6 +34,7 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from sim.experiment.compare import Comparison
 from sim.experiment.statistics import summarize
+from sim.measure.metrics import find_metric, headline_metrics
 from sim.result import Result
 
 POLICY_COLORS = {
@@ -63,21 +64,7 @@ PARETO_GID = "pareto-front"
 
 _LEGEND_HEADROOM = 0.45  # room above the data for a panel's legend, as a fraction of its range
 _EXTRA_COLORS = ("#ff7f0e", "#17becf", "#bcbd22", "#e377c2", "#aec7e8", "#ffbb78")
-_METRIC_TITLES = {
-    "latency_mean_s": ("mean latency", "s"),
-    "latency_p50_s": ("p50 latency", "s"),
-    "latency_p95_s": ("p95 latency", "s"),
-    "latency_p99_s": ("p99 latency", "s"),
-    "error_rate": ("error rate", "%"),
-    "slo_attainment": ("SLO attainment", "% of intervals"),
-    "slo_violation_s": ("time the SLO was missed", "s"),
-    "cost_usd": ("cost", "US$"),
-    "node_hours": ("node-hours", "h"),
-    "peak_nodes": ("peak nodes", ""),
-    "peak_replicas": ("peak replicas", ""),
-    "scale_actions": ("scale actions", ""),
-    "requests_within_slo": ("requests within the SLO latency", "%"),
-}
+# For columns the metric table does not know (a user's own), title and unit come from the name.
 _SHARE_SUFFIXES = ("_rate", "_attainment", "_accuracy", "_timeshare", "_share", "_within_slo")
 
 
@@ -92,14 +79,17 @@ def policy_colors(labels: Iterable[str]) -> dict[str, str]:
 
 def metric_label(metric: str) -> str:
     """An axis label for a summary metric, with its unit: ``cost_usd`` → ``cost (US$)``."""
+    known = find_metric(metric)
+    if known is not None:
+        return known.label
     title, unit = _metric_title(metric)
     return f"{title} ({unit})" if unit else title
 
 
 def _metric_title(metric: str) -> tuple[str, str]:
-    known = _METRIC_TITLES.get(metric)
+    known = find_metric(metric)
     if known is not None:
-        return known
+        return known.title, known.unit
     if _is_share(metric):
         return metric.replace("_", " "), "%"
     for suffix, unit in (("_usd", "US$"), ("_rps", "req/s"), ("_s", "s"), ("_m", "millicores")):
@@ -109,7 +99,10 @@ def _metric_title(metric: str) -> tuple[str, str]:
 
 
 def _is_share(metric: str) -> bool:
-    """Whether a metric is a fraction in [0, 1], shown as a percentage."""
+    """Whether a metric is a fraction (of 1, not of 100), shown as a percentage."""
+    known = find_metric(metric)
+    if known is not None:
+        return known.unit == "%"
     return metric.endswith(_SHARE_SUFFIXES) or "utilization" in metric
 
 
@@ -553,7 +546,7 @@ def _by_label(series: pd.Series) -> pd.Series:
 
 def compare_bars(
     table: Comparison | pd.DataFrame,
-    metrics: Sequence[str] = ("latency_p95_s", "error_rate", "slo_attainment", "cost_usd"),
+    metrics: Sequence[str] = tuple(headline_metrics()),
     *,
     title: str = "Policies compared: mean and 95 % confidence interval",
 ) -> Figure:
@@ -774,7 +767,7 @@ def _annotate_cells(
 def _cell_text(cell: float, value: str) -> str:
     if _is_share(value):
         return f"{cell:.1%}"
-    if value.endswith("_usd"):
+    if _metric_title(value)[1] == "US$":
         return f"${cell:,.2f}"
     if cell == 0:
         return "0"

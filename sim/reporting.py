@@ -44,25 +44,13 @@ from sim import plots
 from sim.config.schema import Scenario
 from sim.experiment.compare import Comparison
 from sim.experiment.formatting import flat_table, plus_minus
+from sim.measure.metrics import find_metric, report_metrics
 from sim.planning import Plan
 from sim.policies.registry import POLICIES
 from sim.version import __version__
 
-HEADLINE_METRICS = (
-    "latency_p95_s",
-    "latency_p99_s",
-    "error_rate",
-    "slo_attainment",
-    "cost_usd",
-    "node_hours",
-    "peak_nodes",
-    "peak_replicas",
-    "scale_actions",
-    "elasticity_under_accuracy",
-    "elasticity_over_accuracy",
-    "elasticity_under_timeshare",
-    "elasticity_jitter_per_min",
-)
+HEADLINE_METRICS = tuple(report_metrics())
+"""The rows of the report's comparison table (the metric table's ``report_rank`` order)."""
 
 
 @dataclass(frozen=True)
@@ -271,9 +259,11 @@ def _display_table(comparison: Comparison) -> pd.DataFrame:
 
 
 def _cell(metric: str, mean: float, half_width: float) -> str:
-    if metric in ("error_rate", "slo_attainment") or "accuracy" in metric or "timeshare" in metric:
+    known = find_metric(metric)
+    unit = known.unit if known is not None else ""
+    if unit == "%":
         return f"{mean:.1%}" + ("" if math.isnan(half_width) else f" ± {half_width:.1%}")
-    if metric == "cost_usd":
+    if unit == "US$":
         return f"${mean:,.2f}" + ("" if math.isnan(half_width) else f" ± {half_width:,.2f}")
     return plus_minus(mean, half_width)
 

@@ -3,8 +3,10 @@
 ``summary`` (a Series) has at least the keys fixed by DESIGN.md; ``timeseries`` has one row per
 sample interval, each row describing the interval that *ends* at ``time_s`` (counts and
 percentiles over that interval, gauges as of ``time_s``, cost cumulative to ``time_s``);
-``events`` has one row per lifecycle change, fault and policy action. A result carries its
-resolved scenario, policy, seed and the package version, so it can be reproduced.
+``events`` has one row per lifecycle change, fault and policy action. Every summary key and
+timeseries column is declared, with its unit and meaning, in :mod:`sim.measure.metrics`. A
+result carries its resolved scenario, policy, seed and the package version, so it can be
+reproduced.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import yaml
 from sim.config.errors import InputError
 from sim.config.loading import validate_scenario
 from sim.config.schema import Scenario
+from sim.measure.metrics import SUMMARY_METRICS
 from sim.version import __version__
 
 _RESULT_FILES = (
@@ -31,13 +34,8 @@ _RESULT_FILES = (
     "events.parquet",
 )
 
-SUMMARY_KEYS = (
-    "requests", "completed", "rejected", "timed_out", "in_flight", "error_rate",
-    "latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_p99_s", "slo_attainment",
-    "slo_violation_s", "cost_usd", "node_hours", "peak_nodes", "peak_replicas",
-    "scale_actions", "wall_time_s",
-)  # fmt: skip
-"""Keys every summary has (DESIGN.md); more follow them."""
+SUMMARY_KEYS = tuple(metric.name for metric in SUMMARY_METRICS if metric.required)
+"""Keys every summary has (DESIGN.md); more follow them (:data:`SUMMARY_METRICS` has all)."""
 
 
 @dataclass

@@ -18,6 +18,7 @@ import pytest
 
 import sim
 from sim.cli import main
+from sim.measure.metrics import markdown_table, records
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "tests" / "data" / "scenarios"
@@ -121,6 +122,24 @@ def test_validate_prints_valid(scenario: str, capsys: pytest.CaptureFixture[str]
     assert (code, err) == (0, "")
     assert "valid" in out
     assert scenario in out
+
+
+# --- metrics -----------------------------------------------------------------------------------
+
+
+def test_metrics_prints_the_markdown_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = call(["metrics"], capsys)
+    assert (code, err) == (0, "")
+    assert out == markdown_table() + "\n"
+
+
+def test_metrics_json_has_a_record_per_metric(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = call(["metrics", "--json"], capsys)
+    assert (code, err) == (0, "")
+    rows = json.loads(out)
+    assert rows == records()
+    summary = [row["name"] for row in rows if row["table"] == "summary"]
+    assert summary[: len(sim.result.SUMMARY_KEYS)] == list(sim.result.SUMMARY_KEYS)
 
 
 # --- bad input ---------------------------------------------------------------------------------

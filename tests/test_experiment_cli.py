@@ -15,7 +15,7 @@ import pytest
 
 from sim.cli import main
 from sim.config.schema import POLICY_NAMES
-from sim.experiment.formatting import plus_minus
+from sim.experiment.formatting import format_table, plus_minus
 
 REPO = Path(__file__).resolve().parents[1]
 BOOKING = str(REPO / "scenarios" / "booking_surge.yaml")
@@ -167,3 +167,38 @@ PLUS_MINUS_CASES = [
 )
 def test_plus_minus(mean: float, half_width: float, text: str) -> None:
     assert plus_minus(mean, half_width) == text
+
+
+HEADINGS = {
+    # metric, its mean and half-width in base units → its column heading and cell
+    "headline-latency-in-ms": ("latency_p95_s", 0.25, 0.01, "p95 latency (ms)", "250 ± 10"),
+    "share-in-percent": ("error_rate", 0.05, 0.01, "error rate (%)", "5.0 ± 1.0"),
+    "dollars-as-a-prefix": ("cost_usd", 12.5, 1.0, "cost", "$12.5 ± 1.0"),
+    "table-title-and-unit": ("node_hours", 3.0, 1.0, "node-hours (h)", "3.0 ± 1.0"),
+    "per-minute-inline": (
+        "elasticity_jitter_per_min",
+        0.5,
+        0.1,
+        "elasticity jitter per min",
+        "0.50 ± 0.10",
+    ),
+    "unknown-column-by-suffix": ("queue_wait_s", 2.0, 1.0, "queue wait (s)", "2.0 ± 1.0"),
+    "unknown-share-by-suffix": ("cache_hit_share", 0.5, 0.1, "cache hit share (%)", "50 ± 10"),
+}
+
+
+@pytest.mark.parametrize(
+    ("metric", "mean", "half_width", "title", "cell"), HEADINGS.values(), ids=HEADINGS.keys()
+)
+def test_format_table_headings_come_from_the_metric_table(
+    metric: str, mean: float, half_width: float, title: str, cell: str
+) -> None:
+    columns = pd.MultiIndex.from_product([[metric], ["mean", "ci95"]])
+    table = pd.DataFrame(
+        [[mean, half_width]],
+        columns=columns.set_names(["metric", "statistic"]),
+        index=pd.Index(["static"], name="policy"),
+    )
+    header, row = format_table(table, [metric]).splitlines()
+    assert header.removeprefix("policy").strip() == title
+    assert row.removeprefix("static").strip() == cell

@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import PathCollection
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
 
 import sim
 from sim import plots
@@ -388,3 +389,36 @@ def test_sweep_heatmap_annotates_the_mean_of_each_cell(close: list[Figure]) -> N
 def test_sweep_heatmap_names_a_missing_column() -> None:
     with pytest.raises(ValueError, match="cost_usd"):
         plots.sweep_heatmap(sweep_frame(), TARGET, REPLICAS, "cost_usd")
+
+
+METRIC_LABELS = {
+    # metric → (axis label, shown in percent)
+    "table-unit": ("latency_p99_s", "p99 latency (s)", False),
+    "table-label": ("slo_attainment", "SLO attainment (% of intervals)", True),
+    "ratio-in-percent": ("elasticity_over_accuracy", "elasticity over accuracy (%)", True),
+    "per-minute": ("elasticity_jitter_per_min", "elasticity jitter per min", False),
+    "hours": ("node_hours", "node-hours (h)", False),
+    "count": ("peak_nodes", "peak nodes", False),
+    "unknown-by-suffix": ("queue_wait_s", "queue wait (s)", False),
+    "unknown-share": ("cache_hit_share", "cache hit share (%)", True),
+    "unknown-millicores": ("cpu_request_m", "cpu request (millicores)", False),
+}
+
+
+@pytest.mark.parametrize(
+    ("metric", "label", "percent"), METRIC_LABELS.values(), ids=METRIC_LABELS.keys()
+)
+def test_metric_labels_and_percent_axes_follow_the_metric_table(
+    metric: str, label: str, percent: bool, close: list[Figure]
+) -> None:
+    columns = pd.MultiIndex.from_product([[metric], ["mean", "ci95"]])
+    table = pd.DataFrame(
+        [[0.5, 0.1]],
+        columns=columns.set_names(["metric", "statistic"]),
+        index=pd.Index(["static"], name="policy"),
+    )
+    figure = plots.compare_bars(table, metrics=[metric])
+    close.append(figure)
+    (ax,) = figure.axes
+    assert plots.metric_label(metric) == ax.get_ylabel() == label
+    assert isinstance(ax.yaxis.get_major_formatter(), PercentFormatter) is percent

@@ -7,15 +7,12 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-HEADLINE_METRICS = ("latency_p95_s", "error_rate", "slo_attainment", "cost_usd")
+from sim.measure.metrics import find_metric, heading, headline_metrics
+
+HEADLINE_METRICS = tuple(headline_metrics())
 """What a capacity planner reads first: the SLO's two sides, how often it held, what it cost."""
 
-_TITLES = {
-    "latency_p95_s": "p95 latency",
-    "error_rate": "error rate",
-    "slo_attainment": "SLO attainment",
-    "cost_usd": "cost",
-}
+# For columns the metric table does not know (a user's own), the unit is guessed from the name.
 _SHARE_SUFFIXES = ("_rate", "_attainment", "_accuracy", "_timeshare", "_share")
 _METRICS_PER_BLOCK = 5
 
@@ -82,26 +79,37 @@ def _label(value: object) -> str:
 
 
 def _unit(metric: str, table: pd.DataFrame) -> str:
-    if metric.endswith("_usd"):
+    """The unit shown: the table's, dollars as a ``$`` prefix, times under a second in ms."""
+    known = find_metric(metric)
+    unit = known.unit if known is not None else _guessed_unit(metric)
+    if unit == "US$":
         return "$"
-    if metric.endswith(_SHARE_SUFFIXES):
-        return "%"
-    if metric.endswith("_s"):
+    if unit == "s":
         means = table[(metric, "mean")].dropna().abs()
         return "ms" if len(means) and means.max() < 1 else "s"
-    return ""
+    return unit
+
+
+def _guessed_unit(metric: str) -> str:
+    if metric.endswith("_usd"):
+        return "US$"
+    if metric.endswith(_SHARE_SUFFIXES):
+        return "%"
+    return "s" if metric.endswith("_s") else ""
 
 
 def _title(metric: str, table: pd.DataFrame) -> str:
-    title = _TITLES.get(metric)
-    if title is None:
+    known = find_metric(metric)
+    if known is not None:
+        title = known.title
+    else:
         name = metric.removeprefix("elasticity_")
         name = name.removesuffix("_usd").removesuffix("_s")
         title = name.replace("_", " ")
         if metric.startswith("elasticity_"):
             title = f"elasticity {title}"
     unit = _unit(metric, table)
-    return f"{title} ({unit})" if unit and unit != "$" else title
+    return title if unit == "$" else heading(title, unit)
 
 
 def _cells(table: pd.DataFrame, metric: str) -> list[str]:
