@@ -17,7 +17,6 @@ from tqdm import tqdm
 from sim.config.errors import InputError
 from sim.config.schema import Scenario
 from sim.control.plane import ControlPlane
-from sim.elasticity import add_demand
 from sim.measure import frames
 from sim.measure.sampler import Sampler
 from sim.model.cluster import Cluster
@@ -127,18 +126,13 @@ def collect(built: Run, *, wall_time_s: float) -> Result:
         if container.node is not None:
             container.finish_run(end_s)
     built.sampler.close_row(end_s)
-    timeseries = frames.timeseries(world, built.sampler)
-    elasticity = add_demand(timeseries, scenario)
-    summary = frames.summary(
+    summary, timeseries = frames.reduce(
         world,
         built.sampler,
-        timeseries,
         scale_actions=built.control.actuator.scale_actions,
         wall_time_s=wall_time_s,
         name=f"{scenario.name}/{built.policy}/seed={built.seed}",
     )
-    for key, value in elasticity.items():
-        summary[key] = value
     return Result(
         summary=summary,
         timeseries=timeseries,

@@ -16,6 +16,7 @@ import pytest
 
 import sim
 from sim.elasticity import METRIC_KEYS, elasticity_metrics
+from sim.measure import frames
 from sim.measure.metrics import (
     SUMMARY_METRICS,
     TIMESERIES_METRICS,
@@ -288,3 +289,21 @@ def test_markdown_table_has_a_row_per_metric() -> None:
     assert rows[5] == (
         "| `error_rate` | % | share | " + SUMMARY_METRICS[5].description + " | all tables |"
     )
+
+
+def test_the_reduction_refuses_a_column_the_table_does_not_declare() -> None:
+    # A gauge added to the sampler but not to the table must fail loudly, not be dropped.
+    produced = [*timeseries_columns(), "queue_depth"]
+    with pytest.raises(ValueError, match="queue_depth"):
+        frames.declared_order(produced, "timeseries")
+
+
+def test_the_reduction_refuses_a_declared_column_it_did_not_produce() -> None:
+    produced = [name for name in summary_keys() if name != "cost_usd"]
+    with pytest.raises(ValueError, match="declared but not produced: cost_usd"):
+        frames.declared_order(produced, "summary")
+
+
+def test_the_reduction_orders_what_it_produced_as_the_table_does() -> None:
+    produced = list(reversed(timeseries_columns()))
+    assert frames.declared_order(produced, "timeseries") == timeseries_columns()

@@ -8,30 +8,61 @@ and meanings of the columns are those of :mod:`sim.measure.metrics`.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
 from sim import histogram
 from sim.config.slack import FLOAT_SLACK
+from sim.elasticity import add_demand
+from sim.measure.metrics import Table, check_columns, summary_keys, timeseries_columns
 from sim.measure.sampler import Sampler
 from sim.model.recorder import FAULT, IN_FLIGHT, NO_REPLICA, OUTCOME_NAMES, QUEUE_FULL
 from sim.model.world import World
 
 EVENT_COLUMNS = ["time_s", "source", "action", "target", "from_value", "to_value", "reason"]
 
-TIMESERIES_COLUMNS = [
-    "time_s", "arrivals", "completed", "rejected", "timed_out", "arrival_rate_rps",
-    "throughput_rps", "latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_p99_s",
-    "latency_slo_percentile_s", "error_rate", "slo_met", "replicas_desired",
-    "replicas_ready", "replicas_starting", "replicas_terminating", "pods_pending",
-    "nodes_ready", "nodes_provisioning", "cpu_utilization", "replica_cpu_utilization",
-    "in_flight", "cost_usd",
-]  # fmt: skip
+
+def reduce(
+    world: World, sampler: Sampler, *, scale_actions: int, wall_time_s: float, name: str
+) -> tuple[pd.Series, pd.DataFrame]:
+    """The run's summary and timeseries, each in the order of the metric table.
+
+    A key or column the table does not declare, or one it declares that the run did not
+    produce, is an error: nothing is silently dropped or left out.
+    """
+    timeseries_frame = timeseries(world, sampler)
+    elasticity = add_demand(timeseries_frame, world.scenario)
+    summary_series = summary(
+        world,
+        sampler,
+        timeseries_frame,
+        scale_actions=scale_actions,
+        wall_time_s=wall_time_s,
+        name=name,
+    )
+    for key, value in elasticity.items():
+        summary_series[key] = value
+    summary_keys = declared_order(summary_series.index, "summary")
+    columns = declared_order(timeseries_frame.columns, "timeseries")
+    return summary_series[summary_keys], timeseries_frame[columns]
+
+
+def declared_order(produced: Iterable[str], table: Table) -> list[str]:
+    """The metric table's names for ``table``, once every produced name is checked."""
+    produced = list(produced)
+    check_columns(produced, table)
+    names = summary_keys() if table == "summary" else timeseries_columns()
+    absent = [name for name in names if name not in produced]
+    if absent:
+        raise ValueError(f"{table} metrics declared but not produced: {', '.join(absent)}")
+    return names
 
 
 def timeseries(world: World, sampler: Sampler) -> pd.DataFrame:
-    """One row per sample interval: the recorder's request side merged with the gauges."""
+    """One row per sample interval: the recorder's request side merged with the gauges
+    (columns in the order they are computed; :func:`reduce` orders them)."""
     recorder = world.recorder
     request_rows = pd.DataFrame([row.__dict__ for row in recorder.rows])
     gauge_rows = pd.DataFrame(sampler.rows)
@@ -53,8 +84,7 @@ def timeseries(world: World, sampler: Sampler) -> pd.DataFrame:
     frame["error_rate"] = ((frame["rejected"] + frame["timed_out"]) / resolved).fillna(0.0)
     latency_ok = frame["latency_slo_s"].isna() | (frame["latency_slo_s"] <= slo.latency_s)
     frame["slo_met"] = latency_ok & (frame["error_rate"] <= slo.max_error_rate)
-    frame = frame.rename(columns={"latency_slo_s": "latency_slo_percentile_s"})
-    return frame[TIMESERIES_COLUMNS]
+    return frame.rename(columns={"latency_slo_s": "latency_slo_percentile_s"})
 
 
 def summary(
