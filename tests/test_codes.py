@@ -1,0 +1,49 @@
+"""Codes: the machine-readable reason of every decision, action and event.
+
+Decisions and actions reject a code that is not one CamelCase word, and a decision that acts
+must say why in a code; the table in :mod:`sim.policies.codes` lists every code.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.policies.base import Action, Decision
+
+# code → accepted
+CODE_CASES = {
+    "camel-case-word": ("ScaleUpLimit", True),
+    "one-capital": ("A", True),
+    "digits-after-the-first-letter": ("Http503Returned", True),
+    "empty-means-none": ("", True),
+    "lower-case-start": ("scaleUpLimit", False),
+    "space": ("Scale Up", False),
+    "underscore": ("SCALE_UP", False),
+    "hyphen": ("Scale-Up", False),
+    "dot": ("Target.FailedHealthChecks", False),
+    "trailing-newline": ("ScaleUp\n", False),
+    "digit-first": ("503Returned", False),
+}
+
+
+@pytest.mark.parametrize(("code", "accepted"), CODE_CASES.values(), ids=CODE_CASES.keys())
+def test_decision_code_is_one_camel_case_word(code: str, accepted: bool) -> None:
+    if accepted:
+        assert Decision(reason="why", code=code).code == code
+    else:
+        with pytest.raises(ValueError, match="decision's code must be one CamelCase word"):
+            Decision(reason="why", code=code)
+
+
+@pytest.mark.parametrize(("code", "accepted"), CODE_CASES.values(), ids=CODE_CASES.keys())
+def test_action_code_is_one_camel_case_word(code: str, accepted: bool) -> None:
+    if accepted:
+        assert Action("set_replicas", 3, code=code).code == code
+    else:
+        with pytest.raises(ValueError, match="set_replicas action's code must be one CamelCase"):
+            Action("set_replicas", 3, code=code)
+
+
+def test_code_sits_beside_the_reason() -> None:
+    decision = Decision((Action("set_replicas", 3),), "cpu high: 2 → 3", "SucceededRescale")
+    assert (decision.reason, decision.code) == ("cpu high: 2 → 3", "SucceededRescale")
