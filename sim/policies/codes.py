@@ -29,6 +29,7 @@ class Code:
 
 
 HPA = "hpa"
+CA = "cluster-autoscaler"
 HPA_SOURCE = "HPA status condition reason (kube-controller-manager podautoscaler/horizontal.go)"
 
 CODES: dict[str, Code] = {
@@ -77,6 +78,61 @@ CODES: dict[str, Code] = {
         "the proposal is the current count (within tolerance, or held by its guards) and "
         "nothing limits it: no change",
         "HPA ScalingLimited=False reason (horizontal.go)",
+    ),
+    # --- the cluster autoscaler (sim.policies.autoscaler) ---
+    "TriggeredScaleUp": Code(
+        CA,
+        "pending pods no existing or upcoming node can host: a node group grows",
+        "cluster-autoscaler pod event reason (processors/status, eventing scale-up processor)",
+    ),
+    "NotTriggerScaleUp": Code(
+        CA,
+        "pending pods that no node group's empty node could host: no scale-up",
+        "cluster-autoscaler pod event reason (processors/status, eventing scale-up processor)",
+    ),
+    "MaxNodesTotalReached": Code(
+        f"{CA}, operator; any controller's launch row (capped)",
+        "the cluster's node cap (cluster.max_nodes, --max-nodes-total) stops or trims a scale-up",
+        "cluster-autoscaler event reason on its status ConfigMap",
+    ),
+    "ScaleUpInProgress": Code(
+        CA,
+        "pending pods fit on ready or still-booting nodes: nothing to add (scale-down held)",
+        "cluster-autoscaler status ConfigMap: condition ScaleUp, status InProgress",
+    ),
+    "ScaleDown": Code(
+        CA,
+        "a node with pods, unneeded for --scale-down-unneeded-time: drained and removed",
+        "cluster-autoscaler node event reason (core/scaledown/actuation)",
+    ),
+    "ScaleDownEmpty": Code(
+        CA,
+        "an empty node, unneeded for --scale-down-unneeded-time: removed",
+        "cluster-autoscaler event reason on its status ConfigMap (scale-down actuator)",
+    ),
+    "ScaleDownUnready": Code(
+        CA,
+        "a registered node unready for --scale-down-unready-time: deleted",
+        "coined from the --scale-down-unready-time flag; upstream logs it as a ScaleDown",
+    ),
+    "DeleteUnregistered": Code(
+        CA,
+        "a launched node not ready within --max-node-provision-time: deleted, no longer "
+        "counted as upcoming capacity",
+        "cluster-autoscaler event reason (static_autoscaler removeOldUnregisteredNodes)",
+    ),
+    "CandidatesPresent": Code(
+        CA,
+        "nodes are on the unneeded clock, not yet removable (time, delay after add, limits)",
+        "cluster-autoscaler status ConfigMap: condition ScaleDown, status CandidatesPresent",
+    ),
+    "NoCandidates": Code(
+        CA,
+        "nothing to add and no node is a scale-down candidate",
+        "cluster-autoscaler status ConfigMap: condition ScaleDown, status NoCandidates",
+    ),
+    "ClusterAutoscalerDisabled": Code(
+        CA, "the autoscaler is turned off (cluster_autoscaler.enabled false)", "coined"
     ),
 }
 """Every code, by name, grouped by who emits it."""
