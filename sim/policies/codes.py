@@ -134,5 +134,28 @@ CODES: dict[str, Code] = {
     "ClusterAutoscalerDisabled": Code(
         CA, "the autoscaler is turned off (cluster_autoscaler.enabled false)", "coined"
     ),
+    # --- the node lifecycle controller (sim.policies.kubernetes) ---
+    "NodeNotReady": Code(
+        "node-lifecycle",
+        "a node silent past --node-monitor-grace-period: its pods stop receiving traffic",
+        "kube-controller-manager node event reason (nodelifecycle, RecordNodeStatusChange)",
+    ),
+    "TaintManagerEviction": Code(
+        "node-lifecycle",
+        "a NotReady node past the pods' 300 s toleration: its pods are deleted and replaced",
+        "kube-controller-manager pod event reason (taint eviction controller)",
+    ),
+    # --- heartbeat monitors: node lifecycle, Swarm dispatcher ---
+    "NodesHealthy": Code(
+        "node-lifecycle, dispatcher",
+        "every node reports in (or is already handled): nothing to do until a change",
+        "coined",
+    ),
+    "NodeSilent": Code(
+        "node-lifecycle, dispatcher",
+        "a node has stopped reporting but is not yet past the grace period (or, Kubernetes, "
+        "the toleration): nothing to do yet",
+        "coined",
+    ),
 }
 """Every code, by name, grouped by who emits it."""
