@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.policies.base import Action, Decision
+from sim.policies.base import Action, Clause, Decision
 
 # code → accepted
 CODE_CASES = {
@@ -47,3 +47,12 @@ def test_action_code_is_one_camel_case_word(code: str, accepted: bool) -> None:
 def test_code_sits_beside_the_reason() -> None:
     decision = Decision((Action("set_replicas", 3),), "cpu high: 2 → 3", "SucceededRescale")
     assert (decision.reason, decision.code) == ("cpu high: 2 → 3", "SucceededRescale")
+
+
+def test_a_decision_of_clauses_takes_its_first_action_s_code_or_its_last_clause_s() -> None:
+    clauses = [Clause("AlertInactive", "cpu 0.5: no alert"), Clause("AtMaxReplicas", "at cap")]
+    quiet = Decision.of_clauses([], clauses)
+    assert (quiet.reason, quiet.code) == ("cpu 0.5: no alert; at cap", "AtMaxReplicas")
+    launch = Action("launch_nodes", 1, "m5.large", code="OperatorAddedNode")
+    acting = Decision.of_clauses([launch], [*clauses, Clause("OperatorAddedNode", "adds one")])
+    assert acting.code == "OperatorAddedNode"

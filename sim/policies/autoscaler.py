@@ -366,9 +366,9 @@ class _Plan:
     def decision(self, quiet_code: str, *, settled: bool = False) -> Decision:
         """The scan's decision; a ``settled`` scan without actions waits for a change.
 
-        Its code is its first action's, else its first note's, else ``quiet_code``.
+        Its code is its first action's, else its last note's, else ``quiet_code``.
         """
-        codes = [action.code for action in self.actions] + self.codes + [quiet_code]
+        codes = [action.code for action in self.actions] or self.codes[-1:] or [quiet_code]
         return Decision(
             actions=tuple(self.actions),
             reason="; ".join(self.notes),

@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 import numpy as np
 from pydantic import BaseModel
@@ -233,7 +233,9 @@ class Decision:
     An action's own code, when it has one, replaces the decision's on that action's events.
     A decision that explains several things (a scan that both deletes a node and scales up)
     gives its actions their own codes and takes as its own the code of its first action, or,
-    when it acts on nothing, of the first thing its reason says.
+    when it acts on nothing, of the last thing its reason says: where the controller's
+    procedure came to rest (an operator who evaluated the alert and then found the node cap
+    says ``MaxNodesTotalReached``, not that the alert is quiet).
 
     ``wait_for_change`` says that, with no action now, the controller will decide nothing
     until a node or replica changes (appears, changes state, goes): its decisions until
@@ -253,6 +255,22 @@ class Decision:
             raise ValueError(
                 "a decision with actions changes the cluster: it cannot wait for a change"
             )
+
+    @classmethod
+    def of_clauses(cls, actions: Iterable[Action], clauses: Iterable[Clause]) -> Decision:
+        """The decision whose reason is ``clauses`` joined by ``; `` and whose code is its
+        first action's, or, with no action, its last clause's."""
+        actions = tuple(actions)
+        clauses = list(clauses)
+        code = actions[0].code if actions else (clauses[-1].code if clauses else "")
+        return cls(actions, "; ".join(clause.text for clause in clauses), code)
+
+
+class Clause(NamedTuple):
+    """One thing a decision's reason says, with its code (``text`` reads on its own)."""
+
+    code: str
+    text: str
 
 
 class Controller(Protocol):
