@@ -261,9 +261,9 @@ def test_failed_node_is_recovered(silent_s: float, recovered: bool) -> None:
     alive = machine(1, "m5.large", 0.5, heartbeat_s=now)
     decision = controller.decide(Observation(now, (), (dead, alive), 2))
     expected = [
-        Action("unroute_node", target="node-0"),
-        Action("terminate_node", target="node-0"),
-        Action("launch_nodes", value=1, target="m5.2xlarge"),
+        Action("unroute_node", target="node-0", code="AutoRecovery"),
+        Action("terminate_node", target="node-0", code="AutoRecovery"),
+        Action("launch_nodes", value=1, target="m5.2xlarge", code="AutoRecovery"),
     ]
     assert list(decision.actions) == (expected if recovered else [])
 

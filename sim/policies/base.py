@@ -175,12 +175,13 @@ def silent_nodes(
     ]
 
 
-def replace_node(node: NodeView, type_name: str) -> tuple[Action, ...]:
-    """Stop routing to a dead machine, delete it, and launch a new one of ``type_name``."""
+def replace_node(node: NodeView, type_name: str, code: str) -> tuple[Action, ...]:
+    """Stop routing to a dead machine, delete it, and launch a new one of ``type_name``, all
+    three for the reason ``code`` names."""
     return (
-        Action("unroute_node", target=node.name),
-        Action("terminate_node", target=node.name),
-        Action("launch_nodes", value=1, target=type_name),
+        Action("unroute_node", target=node.name, code=code),
+        Action("terminate_node", target=node.name, code=code),
+        Action("launch_nodes", value=1, target=type_name, code=code),
     )
 
 

@@ -30,6 +30,7 @@ class Code:
 
 HPA = "hpa"
 CA = "cluster-autoscaler"
+ASG = "auto-scaling-group"
 HPA_SOURCE = "HPA status condition reason (kube-controller-manager podautoscaler/horizontal.go)"
 
 CODES: dict[str, Code] = {
@@ -214,5 +215,49 @@ CODES: dict[str, Code] = {
         "a node missed heartbeat_misses heartbeats: Down; its tasks are replaced elsewhere",
         "swarmkit node state down (manager/dispatcher)",
     ),
+    # --- the EC2 Auto Scaling group (sim.policies.scale_out) ---
+    "ScaleOut": Code(
+        ASG,
+        "the high alarm held for scale_out_datapoints: VMs launched to reach the desired count",
+        "EC2 Auto Scaling target tracking: scale-out activity",
+    ),
+    "ScaleIn": Code(
+        ASG,
+        "the low alarm held for scale_in_datapoints: the oldest in-service VM is removed",
+        "EC2 Auto Scaling target tracking: scale-in activity",
+    ),
+    "Cooldown": Code(
+        f"{ASG}, vertical-scaler",
+        "a change is due but the last one is too recent (cooldown_s)",
+        "EC2 Auto Scaling scaling cooldown",
+    ),
+    "AtMaxSize": Code(
+        ASG, "the high alarm breaches but the group is at max_vms", "EC2 Auto Scaling MaxSize"
+    ),
+    "AtMinSize": Code(
+        ASG, "the low alarm breaches but the group is at min_vms", "EC2 Auto Scaling MinSize"
+    ),
+    "DesiredCapacityMet": Code(
+        ASG,
+        "an alarm breaches but the group (launching VMs included) already has the capacity "
+        "target tracking asks for",
+        "coined",
+    ),
+    "DrainInProgress": Code(ASG, "a scale-in is due but a removed VM is still draining", "coined"),
+    "BelowMinimum": Code(
+        ASG, "fewer VMs than min_vms (one lost or replaced): the difference is launched", "coined"
+    ),
+    "ReplaceUnhealthy": Code(
+        ASG,
+        "a VM failed the load balancer's health checks: unrouted, terminated and replaced",
+        "EC2 Auto Scaling process ReplaceUnhealthy",
+    ),
+    "InsufficientData": Code(
+        ASG,
+        "no VM in service: the datapoint is missing, breaking any run of breaching ones",
+        "CloudWatch alarm state INSUFFICIENT_DATA",
+    ),
+    "NoAlarm": Code(ASG, "a datapoint taken; neither alarm breaches", "coined (CloudWatch OK)"),
+    "NoDatapointDue": Code(ASG, "no datapoint due at this call; every VM healthy", "coined"),
 }
 """Every code, by name, grouped by who emits it."""

@@ -178,7 +178,7 @@ class VerticalScaler:
         for node in failed:
             self._recovered.add(node.name)
             self._history.pop(node.name, None)
-            actions.extend(replace_node(node, node.type_name))
+            actions.extend(replace_node(node, node.type_name, "AutoRecovery"))
             notes.append(
                 f"{node.name} silent {now - node.heartbeat_s:.0f} s "
                 f"(> {self.failure_after_s:g} s): recover onto a new {node.type_name}"
