@@ -31,6 +31,7 @@ class Code:
 HPA = "hpa"
 CA = "cluster-autoscaler"
 ASG = "auto-scaling-group"
+VERTICAL = "vertical-scaler"
 HPA_SOURCE = "HPA status condition reason (kube-controller-manager podautoscaler/horizontal.go)"
 
 CODES: dict[str, Code] = {
@@ -259,5 +260,37 @@ CODES: dict[str, Code] = {
     ),
     "NoAlarm": Code(ASG, "a datapoint taken; neither alarm breaches", "coined (CloudWatch OK)"),
     "NoDatapointDue": Code(ASG, "no datapoint due at this call; every VM healthy", "coined"),
+    # --- the vertical scaler (sim.policies.scale_up) ---
+    "ResizeUp": Code(
+        VERTICAL,
+        "CPU above scale_up_threshold for sustained_s: the node is stopped and started as the "
+        "next size of its ladder",
+        "coined (EC2 changes an instance's type only while it is stopped)",
+    ),
+    "ResizeDown": Code(
+        VERTICAL,
+        "CPU below scale_down_threshold for sustained_s: the node moves to the previous size",
+        "coined",
+    ),
+    "AtLargestSize": Code(VERTICAL, "a hot node is already the largest of its ladder", "coined"),
+    "AtSmallestSize": Code(
+        VERTICAL, "an idle node is already the smallest of its ladder", "coined"
+    ),
+    "NotOnLadder": Code(
+        VERTICAL, "a node's instance type is not on the ladder: it cannot be resized", "coined"
+    ),
+    "WaitingForReady": Code(
+        VERTICAL,
+        "a node or replica is not ready (a resize, a recovery, a start): one resize at a time",
+        "coined",
+    ),
+    "WithinThresholds": Code(
+        VERTICAL, "no node sustained above (or below) its thresholds", "coined"
+    ),
+    "AutoRecovery": Code(
+        VERTICAL,
+        "a node silent past its status checks is recovered: unrouted, terminated, relaunched",
+        "EC2 automatic instance recovery (CloudWatch recover action on StatusCheckFailed_System)",
+    ),
 }
 """Every code, by name, grouped by who emits it."""
