@@ -56,3 +56,31 @@ def test_a_decision_of_clauses_takes_its_first_action_s_code_or_its_last_clause_
     launch = Action("launch_nodes", 1, "m5.large", code="OperatorAddedNode")
     acting = Decision.of_clauses([launch], [*clauses, Clause("OperatorAddedNode", "adds one")])
     assert acting.code == "OperatorAddedNode"
+
+
+# actions' codes, decision's code → accepted
+COVERAGE_CASES = {
+    "decision-code-covers-all": (("", ""), "ScaleDown", True),
+    "every-action-its-own": (("NodeNotReady", "TaintManagerEviction"), "", True),
+    "both": (("NodeNotReady", ""), "NodeNotReady", True),
+    "one-action-without": (("NodeNotReady", ""), "", False),
+    "none-at-all": (("",), "", False),
+}
+
+
+@pytest.mark.parametrize(
+    ("action_codes", "code", "accepted"), COVERAGE_CASES.values(), ids=COVERAGE_CASES.keys()
+)
+def test_a_decision_that_acts_must_say_why_in_a_code(
+    action_codes: tuple[str, ...], code: str, accepted: bool
+) -> None:
+    actions = tuple(Action("unroute_node", target="node-1", code=c) for c in action_codes)
+    if accepted:
+        assert Decision(actions, "why", code).actions == actions
+    else:
+        with pytest.raises(ValueError, match=r"must say why in a code.*none on: unroute_node"):
+            Decision(actions, "why", code)
+
+
+def test_a_decision_without_actions_may_leave_the_code_empty() -> None:
+    assert Decision().code == ""

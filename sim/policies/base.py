@@ -256,6 +256,12 @@ class Decision:
             raise ValueError(
                 "a decision with actions changes the cluster: it cannot wait for a change"
             )
+        uncoded = [action.kind for action in self.actions if not action.code]
+        if uncoded and not self.code:
+            raise ValueError(
+                "a decision with actions must say why in a code: give the decision a code, "
+                f"or each action its own (none on: {', '.join(uncoded)})"
+            )
 
     @classmethod
     def of_clauses(cls, actions: Iterable[Action], clauses: Iterable[Clause]) -> Decision:
