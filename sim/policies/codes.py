@@ -292,5 +292,79 @@ CODES: dict[str, Code] = {
         "a node silent past its status checks is recovered: unrouted, terminated, relaunched",
         "EC2 automatic instance recovery (CloudWatch recover action on StatusCheckFailed_System)",
     ),
+    # --- the world: what happens on its own (sim.model, sim.control.actuator) ---
+    "NodeReady": Code(
+        "cluster (node_ready)",
+        "a launched or resized node finished booting and serves",
+        "kubelet node event reason (pkg/kubelet/events)",
+    ),
+    "Scheduled": Code(
+        "scheduler (place)",
+        "a pending replica is bound to a node",
+        'kube-scheduler pod event reason ("Successfully assigned ...")',
+    ),
+    "ContainerReady": Code(
+        "container (ready)",
+        "a replica passed its readiness probe (first start or after a crash restart)",
+        "coined (Kubernetes shows it as the pod's Ready condition, not as an event)",
+    ),
+    "SuccessfulDelete": Code(
+        "container (terminate, cancel)",
+        "the replica controller deleted a surplus replica: the desired count fell",
+        "ReplicaSet controller pod-deletion event reason (replica_set.go)",
+    ),
+    "Drained": Code(
+        "container (gone)",
+        "a terminating replica finished its in-flight requests and exited",
+        "coined",
+    ),
+    "ExceededGracePeriod": Code(
+        "container (gone)",
+        "a terminating replica was killed at the end of its grace period, requests and all",
+        "kubelet warning event reason when a container outlives its grace period "
+        "(pkg/kubelet/events)",
+    ),
+    "Evicted": Code(
+        "container (gone)",
+        "a replica dead with its node (or already gone) is deleted by the node's eviction",
+        "Kubernetes pod status reason Evicted",
+    ),
+    "NodeTerminated": Code(
+        "container (gone)", "a replica is lost with the machine it ran on", "coined"
+    ),
+    "NodeStopped": Code(
+        "container (gone)",
+        "a replica is lost as its machine stops for a resize",
+        "coined (EC2 stops an instance to change its type)",
+    ),
+    "NodeCrash": Code(
+        "fault (node_crash)",
+        "a scenario fault or random failure stops a node at once; its replicas die",
+        "coined",
+    ),
+    "ContainerCrash": Code(
+        "fault (container_crash)",
+        "a fault kills one replica; it restarts in place after the restart delay",
+        "coined",
+    ),
+    "NodeNotFound": Code(
+        "fault, any controller (skipped)",
+        "a fault or an action names a node that does not exist (then)",
+        "coined",
+    ),
+    "ReplicaNotFound": Code(
+        "fault (skipped)", "a fault names a replica that does not exist (then)", "coined"
+    ),
+    "UnknownInstanceType": Code(
+        "any controller (skipped)",
+        "a launch names an instance type the catalogue does not have",
+        "coined",
+    ),
+    "FailedHealthChecks": Code(
+        "load-balancer (unroute)",
+        "with no controller watching (static), the balancer stops sending to a dead node "
+        "after its health checks fail",
+        "ELB target health reason Target.FailedHealthChecks",
+    ),
 }
 """Every code, by name, grouped by who emits it."""
