@@ -3,10 +3,10 @@
 ``summary`` (a Series) has at least the keys fixed by DESIGN.md; ``timeseries`` has one row per
 sample interval, each row describing the interval that *ends* at ``time_s`` (counts and
 percentiles over that interval, gauges as of ``time_s``, cost cumulative to ``time_s``);
-``events`` has one row per lifecycle change, fault and policy action. Every summary key and
-timeseries column is declared, with its unit and meaning, in :mod:`sim.measure.metrics`. A
-result carries its resolved scenario, policy, seed and the package version, so it can be
-reproduced.
+``events`` has one row per lifecycle change, fault and policy action, each with its reason in
+prose and in one machine-readable word (``code``). Every summary key and timeseries column is
+declared, with its unit and meaning, in :mod:`sim.measure.metrics`. A result carries its
+resolved scenario, policy, seed and the package version, so it can be reproduced.
 """
 
 from __future__ import annotations

@@ -136,26 +136,31 @@ FULL = [1000, 1000, 1000, 1000]
 
 # --- scale-up sizing -------------------------------------------------------------------------
 
+UP = "TriggeredScaleUp"
 SCALE_UP_CASES = {
-    # (layout, pending CPU requests) -> nodes launched (None: no scale-up)
-    "5-pods-2-full-nodes": ([FULL, FULL], [1000] * 5, 2),  # 4 + 1 on new nodes
-    "5-pods-fit-existing-room": ([[1000], [1000]], [1000] * 5, None),  # 3 + 3 free cores
-    "one-fits-existing-4-need-1": ([[1000] * 3], [1000] * 5, 1),
-    "two-fit-existing-3-need-1": ([[1000, 1000]], [1000] * 5, 1),
-    "1500m-pods-two-per-node": ([FULL], [1500] * 9, 5),
-    "first-fit-decreasing": ([FULL], [1000, 1000, 3000, 3000], 2),  # plain first fit needs 3
-    "exactly-one-node-of-work": ([FULL], [1000] * 4, 1),
-    "one-core-more": ([FULL], [1000] * 5, 2),
-    "no-pending": ([FULL], [], None),
+    # (layout, pending CPU requests) -> nodes launched (None: no scale-up), the scan's code
+    "5-pods-2-full-nodes": ([FULL, FULL], [1000] * 5, 2, UP),  # 4 + 1 on new nodes
+    # 3 + 3 free cores: the pods will be placed where they are
+    "5-pods-fit-existing-room": ([[1000], [1000]], [1000] * 5, None, "ScaleUpInProgress"),
+    "one-fits-existing-4-need-1": ([[1000] * 3], [1000] * 5, 1, UP),
+    "two-fit-existing-3-need-1": ([[1000, 1000]], [1000] * 5, 1, UP),
+    "1500m-pods-two-per-node": ([FULL], [1500] * 9, 5, UP),
+    "first-fit-decreasing": ([FULL], [1000, 1000, 3000, 3000], 2, UP),  # plain first fit needs 3
+    "exactly-one-node-of-work": ([FULL], [1000] * 4, 1, UP),
+    "one-core-more": ([FULL], [1000] * 5, 2, UP),
+    "no-pending": ([FULL], [], None, "NoCandidates"),
 }
 
 
 @pytest.mark.parametrize(
-    ("layout", "pending", "expected"), SCALE_UP_CASES.values(), ids=SCALE_UP_CASES.keys()
+    ("layout", "pending", "expected", "code"), SCALE_UP_CASES.values(), ids=SCALE_UP_CASES.keys()
 )
-def test_scale_up_count(layout: list[list[int]], pending: list[int], expected: int | None) -> None:
+def test_scale_up_count(
+    layout: list[list[int]], pending: list[int], expected: int | None, code: str
+) -> None:
     decision = controller().decide(observe(0, layout, pending=pending))
     assert launches(decision) == ([] if expected is None else [(expected, "m5.xlarge")])
+    assert decision.code == code
 
 
 def test_memory_bound_pods_pack_by_memory() -> None:
@@ -180,18 +185,21 @@ def test_scale_up_reason() -> None:
 # --- upcoming capacity -----------------------------------------------------------------------
 
 UPCOMING_CASES = {
-    "provisioning-node-absorbs-4": (4, None),
-    "fifth-pod-needs-another": (5, 1),
+    "provisioning-node-absorbs-4": (4, None, "ScaleUpInProgress"),
+    "fifth-pod-needs-another": (5, 1, UP),
 }
 
 
-@pytest.mark.parametrize(("pending", "expected"), UPCOMING_CASES.values(), ids=UPCOMING_CASES)
-def test_upcoming_capacity_counts(pending: int, expected: int | None) -> None:
+@pytest.mark.parametrize(
+    ("pending", "expected", "code"), UPCOMING_CASES.values(), ids=UPCOMING_CASES
+)
+def test_upcoming_capacity_counts(pending: int, expected: int | None, code: str) -> None:
     booting = make_node("node-1", 1, state="provisioning", launched_s=0.0)
     decision = controller().decide(
         observe(60, [FULL], pending=[1000] * pending, extra_nodes=[booting])
     )
     assert launches(decision) == ([] if expected is None else [(expected, "m5.xlarge")])
+    assert decision.code == code
 
 
 def test_no_double_scale_up_while_nodes_boot() -> None:
@@ -206,20 +214,25 @@ def test_no_double_scale_up_while_nodes_boot() -> None:
 # --- max_nodes -------------------------------------------------------------------------------
 
 MAX_NODES_CASES = {
-    # 3 full nodes and 9 pending one-core pods (3 nodes of work) -> launched
-    "room-for-all-3": (6, [(3, "m5.xlarge")]),
-    "room-for-2": (5, [(2, "m5.xlarge")]),
-    "room-for-1": (4, [(1, "m5.xlarge")]),
-    "at-max": (3, []),
+    # 3 full nodes and 9 pending one-core pods (3 nodes of work) -> launched, code
+    "room-for-all-3": (6, [(3, "m5.xlarge")], UP),
+    "room-for-2": (5, [(2, "m5.xlarge")], UP),
+    "room-for-1": (4, [(1, "m5.xlarge")], UP),
+    "at-max": (3, [], "MaxNodesTotalReached"),
 }
 
 
-@pytest.mark.parametrize(("max_nodes", "expected"), MAX_NODES_CASES.values(), ids=MAX_NODES_CASES)
-def test_max_nodes_caps_the_scale_up(max_nodes: int, expected: list[tuple[int, str]]) -> None:
+@pytest.mark.parametrize(
+    ("max_nodes", "expected", "code"), MAX_NODES_CASES.values(), ids=MAX_NODES_CASES
+)
+def test_max_nodes_caps_the_scale_up(
+    max_nodes: int, expected: list[tuple[int, str]], code: str
+) -> None:
     decision = controller(max_nodes=max_nodes).decide(
         observe(0, [FULL, FULL, FULL], pending=[1000] * 9)
     )
     assert launches(decision) == expected
+    assert decision.code == code
 
 
 def test_partial_scale_up_and_max_reached_reasons() -> None:
@@ -336,6 +349,7 @@ def test_pods_no_group_can_host_trigger_nothing() -> None:
     decision = controller().decide(observe(0, [FULL], pending=[6000]))
     assert decision.actions == ()
     assert decision.reason == "1 pod unschedulable: no node group fits"
+    assert decision.code == "NotTriggerScaleUp"
 
 
 # --- scale-down timing -----------------------------------------------------------------------
@@ -343,17 +357,21 @@ def test_pods_no_group_can_host_trigger_nothing() -> None:
 # node-0 at 75% can take node-1's single one-core pod; node-1 (25%) is unneeded.
 SHRINKABLE = [[1000, 1000, 1000], [1000]]
 
-UNNEEDED_TIME_CASES = {"599-s-kept": (599, []), "600-s-removed": (600, ["node-1"])}
+UNNEEDED_TIME_CASES = {
+    "599-s-kept": (599, [], "CandidatesPresent"),
+    "600-s-removed": (600, ["node-1"], "ScaleDown"),
+}
 
 
 @pytest.mark.parametrize(
-    ("later_s", "expected"), UNNEEDED_TIME_CASES.values(), ids=UNNEEDED_TIME_CASES
+    ("later_s", "expected", "code"), UNNEEDED_TIME_CASES.values(), ids=UNNEEDED_TIME_CASES
 )
-def test_unneeded_time(later_s: float, expected: list[str]) -> None:
+def test_unneeded_time(later_s: float, expected: list[str], code: str) -> None:
     autoscaler = controller()
     assert autoscaler.decide(observe(0, SHRINKABLE)).actions == ()
     decision = autoscaler.decide(observe(later_s, SHRINKABLE))
     assert targets(decision, "remove_node") == expected
+    assert decision.code == code
 
 
 def test_scale_down_reason() -> None:
@@ -427,20 +445,23 @@ def test_unready_nodes_are_no_destination() -> None:
 
 
 MIN_NODES_CASES = {
-    # three empty ready nodes -> how many removed
-    "min-0": (0, 3),
-    "min-1": (1, 2),
-    "min-2": (2, 1),
-    "min-3": (3, 0),
+    # three empty ready nodes -> how many removed, the scan's code
+    "min-0": (0, 3, "ScaleDownEmpty"),
+    "min-1": (1, 2, "ScaleDownEmpty"),
+    "min-2": (2, 1, "ScaleDownEmpty"),
+    "min-3": (3, 0, "CandidatesPresent"),
 }
 
 
-@pytest.mark.parametrize(("min_nodes", "expected"), MIN_NODES_CASES.values(), ids=MIN_NODES_CASES)
-def test_min_nodes(min_nodes: int, expected: int) -> None:
+@pytest.mark.parametrize(
+    ("min_nodes", "expected", "code"), MIN_NODES_CASES.values(), ids=MIN_NODES_CASES
+)
+def test_min_nodes(min_nodes: int, expected: int, code: str) -> None:
     decision = controller(min_nodes=min_nodes, scale_down_unneeded_s=0).decide(
         observe(0, [[], [], []])
     )
     assert len(targets(decision, "remove_node")) == expected
+    assert decision.code == code
 
 
 def test_min_nodes_counts_provisioning_nodes() -> None:
@@ -456,6 +477,8 @@ def test_empty_nodes_go_first_with_one_non_empty() -> None:
     layout = [[1000], [1000], [1000], [], [], []]
     decision = controller(scale_down_unneeded_s=0).decide(observe(0, layout))
     assert targets(decision, "remove_node") == ["node-5", "node-4", "node-3", "node-2"]
+    codes = [action.code for action in decision.actions]
+    assert codes == ["ScaleDownEmpty"] * 3 + ["ScaleDown"]  # upstream's two removal events
 
 
 def test_at_most_ten_nodes_at_once() -> None:
@@ -480,6 +503,7 @@ def test_pending_pods_hold_scale_down() -> None:
     # The pending pod fits node-0's room: the scheduler is about to use it.
     decision = controller(scale_down_unneeded_s=0).decide(observe(0, [[1000], []], pending=[1000]))
     assert decision.actions == ()
+    assert decision.code == "ScaleUpInProgress"
 
 
 def test_unhelpable_pending_pods_do_not_hold_scale_down() -> None:
@@ -496,19 +520,24 @@ def test_scale_down_disabled() -> None:
 
 def test_disabled_autoscaler_does_nothing() -> None:
     decision = controller(enabled=False).decide(observe(0, [FULL], pending=[1000] * 5))
-    assert decision == Decision()
+    assert decision == Decision(code="ClusterAutoscalerDisabled")
 
 
 # --- node health -----------------------------------------------------------------------------
 
-WATCHDOG_CASES = {"899-s-waiting": (899, []), "900-s-limit": (900, []), "901-s-gone": (901, ["b"])}
+WATCHDOG_CASES = {
+    "899-s-waiting": (899, [], "NoCandidates"),
+    "900-s-limit": (900, [], "NoCandidates"),
+    "901-s-gone": (901, ["b"], "DeleteUnregistered"),
+}
 
 
-@pytest.mark.parametrize(("now_s", "expected"), WATCHDOG_CASES.values(), ids=WATCHDOG_CASES)
-def test_provisioning_watchdog(now_s: float, expected: list[str]) -> None:
+@pytest.mark.parametrize(("now_s", "expected", "code"), WATCHDOG_CASES.values(), ids=WATCHDOG_CASES)
+def test_provisioning_watchdog(now_s: float, expected: list[str], code: str) -> None:
     booting = make_node("b", 5, state="provisioning", launched_s=0.0)
     decision = controller().decide(observe(now_s, [FULL], extra_nodes=[booting]))
     assert targets(decision, "terminate_node") == expected
+    assert decision.code == code
 
 
 def test_a_late_node_is_no_longer_upcoming_capacity() -> None:
@@ -520,22 +549,27 @@ def test_a_late_node_is_no_longer_upcoming_capacity() -> None:
     assert targets(decision, "terminate_node") == ["b"]
     assert launches(decision) == [(1, "m5.xlarge")]
     assert decision.reason.startswith("b not ready 901 s after launch (limit 900 s): terminate; ")
+    # two causes in one scan: each action says its own, the decision takes the first
+    assert [action.code for action in decision.actions] == ["DeleteUnregistered", UP]
+    assert decision.code == "DeleteUnregistered"
 
 
 UNREADY_CASES = {
-    # (last heartbeat, state, scan times) -> terminated at the last scan
-    "heartbeat-60-s-old-is-not-unready-yet": (940, "ready", [1000, 1010, 2200], []),
-    "unready-1199-s": (939, "ready", [1000, 2199], []),
-    "unready-1200-s": (939, "ready", [1000, 2200], ["node-1"]),
-    "failed-1200-s": (1000, "failed", [1000, 2200], ["node-1"]),
+    # (last heartbeat, state, scan times) -> terminated at the last scan, its code
+    "heartbeat-60-s-old-is-not-unready-yet": (940, "ready", [1000, 1010, 2200], [], "NoCandidates"),
+    "unready-1199-s": (939, "ready", [1000, 2199], [], "NoCandidates"),
+    "unready-1200-s": (939, "ready", [1000, 2200], ["node-1"], "ScaleDownUnready"),
+    "failed-1200-s": (1000, "failed", [1000, 2200], ["node-1"], "ScaleDownUnready"),
 }
 
 
 @pytest.mark.parametrize(
-    ("heartbeat_s", "state", "scans_s", "expected"), UNREADY_CASES.values(), ids=UNREADY_CASES
+    ("heartbeat_s", "state", "scans_s", "expected", "code"),
+    UNREADY_CASES.values(),
+    ids=UNREADY_CASES,
 )
 def test_unready_node_removal(
-    heartbeat_s: float, state: str, scans_s: list[float], expected: list[str]
+    heartbeat_s: float, state: str, scans_s: list[float], expected: list[str], code: str
 ) -> None:
     autoscaler = controller()
     fields = {1: {"state": state, "heartbeat_s": heartbeat_s}}
@@ -544,6 +578,7 @@ def test_unready_node_removal(
     ]
     assert all(decision.actions == () for decision in decisions[:-1])
     assert targets(decisions[-1], "terminate_node") == expected
+    assert decisions[-1].code == code
 
 
 # --- construction ----------------------------------------------------------------------------

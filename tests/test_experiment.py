@@ -18,6 +18,7 @@ import pytest
 import sim
 from sim.experiment import executors, expand_grid, summarize
 from sim.experiment.statistics import paired_differences
+from sim.policies.codes import CODES
 from sim.result import SUMMARY_KEYS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -219,6 +220,15 @@ def test_compare_timeseries_is_long_with_labels(serial_comparison: sim.Compariso
     assert list(frame.columns[:4]) == ["policy", "replication", "seed", "time_s"]
     rows_per_run = frame.groupby(["policy", "replication"]).size()
     assert len(rows_per_run) == 6 and rows_per_run.nunique() == 1
+
+
+def test_compare_events_carry_each_row_s_code(serial_comparison: sim.Comparison) -> None:
+    frame = serial_comparison.events
+    assert list(frame.columns[:3]) == ["policy", "replication", "seed"]
+    columns = list(frame.columns)
+    assert columns[columns.index("reason") + 1] == "code"
+    assert frame["code"].str.fullmatch(r"[A-Z][A-Za-z0-9]*").all()
+    assert set(frame["code"]) <= set(CODES)
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,8 @@ def test_comparison_loads_back_unchanged(scenario: sim.Scenario, tmp_path: Path)
     pd.testing.assert_frame_equal(loaded.runs, comparison.runs)
     pd.testing.assert_frame_equal(loaded.timeseries, comparison.timeseries)
     pd.testing.assert_frame_equal(loaded.table, comparison.table)
+    pd.testing.assert_frame_equal(loaded.events, comparison.events)
+    assert "code" in loaded.events.columns
     assert loaded.scenario == comparison.scenario
 
 

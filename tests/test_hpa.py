@@ -696,6 +696,122 @@ def test_no_action_when_the_count_stays() -> None:
     assert decision.reason.endswith(": stays at 4, within tolerance ±10%")
 
 
+# --- codes ------------------------------------------------------------------------------------
+
+HALF = 0.5
+"""Target utilization of the code cases: 50 % of a 1000 m request, so 500 m per pod."""
+SLOW_DOWN = HpaBehavior(
+    scale_down=HpaScalingRules(
+        stabilization_window_s=0,
+        policies=(HpaScalingPolicy(type="Pods", value=1, period_s=60),),
+    )
+)
+SLOW_UP = HpaBehavior(scale_up=HpaScalingRules(stabilization_window_s=60))
+
+# (settings, evaluations (now, spec.replicas, usage per pod m; None: every pod pending)) →
+# (code of the last decision, its new count or None). Times below OLD_S are fine: the pods'
+# samples are old enough at any time.
+CODE_CASES: dict[str, tuple[tuple[Hpa, list[tuple[float, int, float | None]]], tuple[str, Any]]] = {
+    # 55 % vs 50 %: ratio 1.10, the edge of the ±10 % tolerance
+    "ratio-1.10-just-inside-tolerance": (
+        (Hpa(target_cpu_utilization=HALF), [(0, 4, 550)]),
+        ("DesiredWithinRange", None),
+    ),
+    # 56 %: ratio 1.12, the first whole percent outside; ceil(1.12 × 4) = 5
+    "ratio-1.12-just-outside-tolerance": (
+        (Hpa(target_cpu_utilization=HALF), [(0, 4, 560)]),
+        ("SucceededRescale", 5),
+    ),
+    "ratio-exactly-1": (
+        (Hpa(target_cpu_utilization=HALF), [(0, 4, 500)]),
+        ("DesiredWithinRange", None),
+    ),
+    # ratio 4 asks for 8; the legacy cap max(2 × 2, 4) allows 4
+    "legacy-cap": ((Hpa(target_cpu_utilization=HALF), [(0, 2, 2000)]), ("ScaleUpLimit", 4)),
+    # ratio 2 asks for 8 (within the cap of 8); max_replicas 5 binds
+    "max-replicas-binds": (
+        (Hpa(target_cpu_utilization=HALF, max_replicas=5), [(0, 4, 1000)]),
+        ("TooManyReplicas", 5),
+    ),
+    "max-replicas-holds-at-current": (
+        (Hpa(target_cpu_utilization=HALF, max_replicas=4), [(0, 4, 1000)]),
+        ("TooManyReplicas", None),
+    ),
+    # proposal 1, held by the count remembered at the first evaluation
+    "scale-down-stabilized": (
+        (Hpa(target_cpu_utilization=HALF), [(0, 4, 100)]),
+        ("ScaleDownStabilized", None),
+    ),
+    # a zero window: the second evaluation no longer sees the first's recommendations
+    "scale-down-past-the-window": (
+        (
+            Hpa(target_cpu_utilization=HALF, downscale_stabilization_s=0),
+            [(0, 4, 100), (15, 4, 100)],
+        ),
+        ("SucceededRescale", 1),
+    ),
+    "scale-down-to-min-replicas": (
+        (
+            Hpa(target_cpu_utilization=HALF, min_replicas=2, downscale_stabilization_s=0),
+            [(0, 4, 100), (15, 4, 100)],
+        ),
+        ("TooFewReplicas", 2),
+    ),
+    "scale-down-rate-limited": (
+        (Hpa(target_cpu_utilization=HALF, behavior=SLOW_DOWN), [(0, 4, 100)]),
+        ("ScaleDownLimit", 3),
+    ),
+    # the lowest recommendation of the last 60 s is the current count
+    "scale-up-stabilized": (
+        (Hpa(target_cpu_utilization=HALF, behavior=SLOW_UP), [(0, 2, 2000)]),
+        ("ScaleUpStabilized", None),
+    ),
+    # Stabilized up to the 8 remembered from 0 s (the count was cut to 3 meanwhile), then
+    # capped at max(2 × 3, 4) = 6: the limit set the number, so it names the decision.
+    "limit-over-stabilization": (
+        (Hpa(target_cpu_utilization=HALF), [(0, 8, 500), (15, 3, 100)]),
+        ("ScaleUpLimit", 6),
+    ),
+    "no-usable-metric": (
+        (Hpa(target_cpu_utilization=HALF), [(0, 3, None)]),
+        ("FailedGetResourceMetric", None),
+    ),
+    "target-at-zero": (
+        (Hpa(target_cpu_utilization=HALF), [(0, 0, 500)]),
+        ("ScalingDisabled", None),
+    ),
+    "above-max-before-metrics": (
+        (Hpa(target_cpu_utilization=HALF, max_replicas=10), [(0, 12, 0)]),
+        ("TooManyReplicas", 10),
+    ),
+    "below-min-before-metrics": (
+        (Hpa(target_cpu_utilization=HALF, min_replicas=3), [(0, 1, 1000)]),
+        ("TooFewReplicas", 3),
+    ),
+}
+
+
+@pytest.mark.parametrize(("inputs", "expected"), CODE_CASES.values(), ids=CODE_CASES.keys())
+def test_decision_code_explains_the_final_count(
+    inputs: tuple[Hpa, list[tuple[float, int, float | None]]], expected: tuple[str, int | None]
+) -> None:
+    settings, evaluations = inputs
+    controller = HpaController(settings)
+    for now_s, current, usage_m in evaluations:
+        replicas = pods(current, None, "pending") if usage_m is None else pods(current, usage_m)
+        decision = controller.decide(observe(now_s, current, replicas))
+    code, count = expected
+    assert decision.code == code
+    assert [action.value for action in decision.actions] == ([] if count is None else [count])
+    if code not in ("DesiredWithinRange", "SucceededRescale"):
+        assert f"({code})" in decision.reason  # the prose names the same condition
+
+
+def test_no_action_decision_has_a_code() -> None:
+    decision = HpaController(Hpa(target_cpu_utilization=0.5)).decide(observe(OLD_S, 4))
+    assert (decision.actions, decision.code) == ((), "DesiredWithinRange")
+
+
 # --- the controller's shape -------------------------------------------------------------------
 
 

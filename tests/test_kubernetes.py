@@ -22,13 +22,18 @@ def observe(now_s: float, *nodes: NodeView) -> Observation:
 
 
 CASES = {
-    # (seconds since the crash) -> (actions, waits for a change)
-    "healthy": (None, [], True),
-    "silent-within-grace": (GRACE_S, [], False),
-    "just-past-grace": (GRACE_S + 1, [("unroute_node", "node-1")], False),
-    "within-toleration": (EVICT_S, [], False),  # unrouted at the previous call
-    "just-past-toleration": (EVICT_S + 1, [("evict_node", "node-1")], False),
-    "handled": (EVICT_S + 60, [], True),
+    # (seconds since the crash) -> (actions, waits for a change, code)
+    "healthy": (None, [], True, "NodesHealthy"),
+    "silent-within-grace": (GRACE_S, [], False, "NodeSilent"),
+    "just-past-grace": (GRACE_S + 1, [("unroute_node", "node-1")], False, "NodeNotReady"),
+    "within-toleration": (EVICT_S, [], False, "NodeSilent"),  # unrouted at the previous call
+    "just-past-toleration": (
+        EVICT_S + 1,
+        [("evict_node", "node-1")],
+        False,
+        "TaintManagerEviction",
+    ),
+    "handled": (EVICT_S + 60, [], True, "NodesHealthy"),
 }
 
 
@@ -36,7 +41,7 @@ def test_node_lifecycle_case_table() -> None:
     # One controller called as time goes on: it keeps what it has already done.
     controller = NodeLifecycleController(SETTINGS)
     crash_s = 1000.0
-    for name, (silent_s, actions, waits) in CASES.items():
+    for name, (silent_s, actions, waits, code) in CASES.items():
         now_s = crash_s + (silent_s if silent_s is not None else -crash_s / 2)
         dead = node(
             "node-1", heartbeat_s=crash_s if silent_s is not None else now_s, state="failed"
@@ -44,6 +49,8 @@ def test_node_lifecycle_case_table() -> None:
         decision = controller.decide(observe(now_s, node("node-0", heartbeat_s=now_s), dead))
         assert [(a.kind, a.target) for a in decision.actions] == actions, name
         assert decision.wait_for_change is waits, name
+        assert decision.code == code, name
+        assert all(action.code == code for action in decision.actions), name
 
 
 def test_terminated_nodes_are_ignored() -> None:
@@ -81,9 +88,10 @@ def test_nodes_that_fail_together_are_unrouted_before_any_is_evicted() -> None:
         node("node-2", heartbeat_s=0.0, state="failed"),
     )
     decision = controller.decide(observe(now_s, first, second))
-    assert [(a.kind, a.target) for a in decision.actions] == [
-        ("unroute_node", "node-1"),
-        ("unroute_node", "node-2"),
-        ("evict_node", "node-1"),
-        ("evict_node", "node-2"),
+    assert [(a.kind, a.target, a.code) for a in decision.actions] == [
+        ("unroute_node", "node-1", "NodeNotReady"),
+        ("unroute_node", "node-2", "NodeNotReady"),
+        ("evict_node", "node-1", "TaintManagerEviction"),
+        ("evict_node", "node-2", "TaintManagerEviction"),
     ]
+    assert decision.code == "NodeNotReady"  # the first action's

@@ -34,7 +34,9 @@ TIMESERIES_COLUMNS = (
     "replicas_ready", "replicas_starting", "pods_pending", "nodes_ready", "nodes_provisioning",
     "cpu_utilization", "cost_usd",
 )  # fmt: skip
-EVENT_COLUMNS = ["time_s", "source", "action", "target", "from_value", "to_value", "reason"]
+EVENT_COLUMNS = [
+    "time_s", "source", "action", "target", "from_value", "to_value", "reason", "code",
+]  # fmt: skip
 OUTCOMES = ("completed", "rejected", "timed_out", "in_flight")
 
 
@@ -136,6 +138,12 @@ def test_result_carries_seed_policy_and_version(result: sim.Result) -> None:
 def test_saved_frames_load_equal(result: sim.Result, saved: Path, frame: str) -> None:
     loaded = sim.Result.load(saved)
     pd.testing.assert_frame_equal(getattr(loaded, frame), getattr(result, frame))
+
+
+def test_saved_events_keep_their_codes(result: sim.Result, saved: Path) -> None:
+    loaded = sim.Result.load(saved).events
+    assert loaded["code"].tolist() == result.events["code"].tolist()
+    assert loaded["code"].str.len().gt(0).all()
 
 
 def test_saved_summary_loads_equal(result: sim.Result, saved: Path) -> None:

@@ -61,73 +61,106 @@ def scaler(**changes: Any) -> TargetTrackingScaler:
     return TargetTrackingScaler(ScaleOut.model_validate(changes), node_type="m5.large", phase_s=0.0)
 
 
-def actions_of(controller: TargetTrackingScaler, now_s: float, vms: list[NodeView]) -> Log:
+def actions_of(
+    controller: TargetTrackingScaler,
+    now_s: float,
+    vms: list[NodeView],
+    codes: dict[float, str] | None = None,
+) -> Log:
+    """The call's actions; ``codes`` collects its decision code by time."""
     decision = controller.decide(snapshot(now_s, vms))
     assert decision.reason and "\n" not in decision.reason
+    assert decision.code
+    if codes is not None:
+        codes[now_s] = decision.code
     return [(now_s, action.kind, action.value or action.target) for action in decision.actions]
 
 
-def run(controller: TargetTrackingScaler, utilizations: list[float], count: int = 2) -> Log:
+def run(
+    controller: TargetTrackingScaler,
+    utilizations: list[float],
+    count: int = 2,
+    codes: dict[float, str] | None = None,
+) -> Log:
     """One call per minute, all ``count`` VMs at the minute's utilization."""
     log: Log = []
     for minute, cpu in enumerate(utilizations):
-        log += actions_of(controller, 60.0 * minute, [vm(i, cpu) for i in range(count)])
+        vms = [vm(i, cpu) for i in range(count)]
+        log += actions_of(controller, 60.0 * minute, vms, codes)
     return log
 
 
 # --- scale out --------------------------------------------------------------------------------
 
-# name: (utilization of both VMs, minute by minute; expected actions). 2 VMs at 80 % against a
-# 50 % target want ceil(2 × 0.8 / 0.5) = 4 VMs: launch 2.
-SCALE_OUT_CASES: dict[str, tuple[list[float], Log]] = {
-    "2 breaching datapoints: nothing": ([0.8, 0.8], []),
-    "3 breaching datapoints: out": ([0.8, 0.8, 0.8], [(120, "launch_nodes", 2)]),
-    "a dip resets the run": ([0.8, 0.4, 0.8, 0.8], []),
-    "at the target (not above): nothing": ([0.5, 0.5, 0.5], []),
-    "just above the target: one more VM": ([0.51, 0.51, 0.51], [(120, "launch_nodes", 1)]),
-    "uses the latest datapoint": ([0.6, 0.6, 0.9], [(120, "launch_nodes", 2)]),
+# name: (utilization of both VMs, minute by minute; expected actions, the last call's code).
+# 2 VMs at 80 % against a 50 % target want ceil(2 × 0.8 / 0.5) = 4 VMs: launch 2.
+SCALE_OUT_CASES: dict[str, tuple[list[float], Log, str]] = {
+    "2 breaching datapoints: nothing": ([0.8, 0.8], [], "NoAlarm"),
+    "3 breaching datapoints: out": ([0.8, 0.8, 0.8], [(120, "launch_nodes", 2)], "ScaleOut"),
+    "a dip resets the run": ([0.8, 0.4, 0.8, 0.8], [], "NoAlarm"),
+    "at the target (not above): nothing": ([0.5, 0.5, 0.5], [], "NoAlarm"),
+    "just above the target: one more VM": (
+        [0.51, 0.51, 0.51],
+        [(120, "launch_nodes", 1)],
+        "ScaleOut",
+    ),
+    "uses the latest datapoint": ([0.6, 0.6, 0.9], [(120, "launch_nodes", 2)], "ScaleOut"),
 }
 
 
 @pytest.mark.parametrize(
-    ("utilizations", "expected"), SCALE_OUT_CASES.values(), ids=list(SCALE_OUT_CASES.keys())
+    ("utilizations", "expected", "code"),
+    SCALE_OUT_CASES.values(),
+    ids=list(SCALE_OUT_CASES.keys()),
 )
 def test_scale_out_needs_three_breaching_datapoints(
-    utilizations: list[float], expected: Log
+    utilizations: list[float], expected: Log, code: str
 ) -> None:
-    assert run(scaler(), utilizations) == expected
+    codes: dict[float, str] = {}
+    assert run(scaler(), utilizations, codes=codes) == expected
+    assert codes[60.0 * (len(utilizations) - 1)] == code
 
 
-# name: (in-service VMs, their utilization, target, extra VMs launching, max_vms, VMs launched)
+# name: (in-service VMs, their utilization, target, extra VMs launching, max_vms, VMs launched,
+# the code of the call at 120 s)
+OUT = "ScaleOut"
 DESIRED_CASES = {
-    "2 at 80 %, target 50 %: 4": (2, 0.8, 0.5, 0, 10, 2),
-    "4 at 75 %: exactly 6": (4, 0.75, 0.5, 0, 10, 2),
-    "3 at 80 %, target 60 %: 4.000000000000001 in floats, 4": (3, 0.8, 0.6, 0, 10, 1),
-    "2 at 75 %: exactly 3": (2, 0.75, 0.5, 0, 10, 1),
-    "3 at 60 %: 3.6 → 4": (3, 0.6, 0.5, 0, 10, 1),
-    "target 70 %, 5 at 99 %: 7.07 → 8": (5, 0.99, 0.7, 0, 10, 3),
-    "one launching counts as capacity": (2, 0.8, 0.5, 1, 10, 1),
-    "two launching cover it": (2, 0.8, 0.5, 2, 10, 0),
-    "capped at max_vms": (2, 0.9, 0.5, 0, 3, 1),
-    "at max_vms: nothing": (3, 0.9, 0.5, 0, 3, 0),
+    "2 at 80 %, target 50 %: 4": (2, 0.8, 0.5, 0, 10, 2, OUT),
+    "4 at 75 %: exactly 6": (4, 0.75, 0.5, 0, 10, 2, OUT),
+    "3 at 80 %, target 60 %: 4.000000000000001 in floats, 4": (3, 0.8, 0.6, 0, 10, 1, OUT),
+    "2 at 75 %: exactly 3": (2, 0.75, 0.5, 0, 10, 1, OUT),
+    "3 at 60 %: 3.6 → 4": (3, 0.6, 0.5, 0, 10, 1, OUT),
+    "target 70 %, 5 at 99 %: 7.07 → 8": (5, 0.99, 0.7, 0, 10, 3, OUT),
+    "one launching counts as capacity": (2, 0.8, 0.5, 1, 10, 1, OUT),
+    "two launching cover it": (2, 0.8, 0.5, 2, 10, 0, "DesiredCapacityMet"),
+    "capped at max_vms": (2, 0.9, 0.5, 0, 3, 1, OUT),
+    "at max_vms: nothing": (3, 0.9, 0.5, 0, 3, 0, "AtMaxSize"),
 }
 
 
 @pytest.mark.parametrize(
-    ("count", "cpu", "target", "launching", "max_vms", "launched"),
+    ("count", "cpu", "target", "launching", "max_vms", "launched", "code"),
     DESIRED_CASES.values(),
     ids=list(DESIRED_CASES.keys()),
 )
 def test_desired_count(
-    count: int, cpu: float, target: float, launching: int, max_vms: int, launched: int
+    count: int,
+    cpu: float,
+    target: float,
+    launching: int,
+    max_vms: int,
+    launched: int,
+    code: str,
 ) -> None:
     controller = scaler(target_cpu_utilization=target, max_vms=max_vms)
     vms = [vm(i, cpu) for i in range(count)]
     vms += [vm(count + i, 0.0, state="provisioning") for i in range(launching)]
     log: Log = []
+    codes: dict[float, str] = {}
     for minute in range(3):
-        log += actions_of(controller, 60.0 * minute, vms)
+        log += actions_of(controller, 60.0 * minute, vms, codes)
     assert log == ([(120.0, "launch_nodes", launched)] if launched else [])
+    assert codes[120.0] == code
 
 
 def test_at_the_target_the_alarm_does_not_breach() -> None:
@@ -210,6 +243,7 @@ def test_no_vm_in_service_is_a_missing_datapoint() -> None:
         log += actions_of(controller, 60.0 * minute, vms)
     assert controller.datapoints == (0.8, 0.8, None, 0.8, 0.8)
     assert log == []
+    assert controller.decide(snapshot(300.0, groups[2])).code == "InsufficientData"
 
 
 def test_datapoints_follow_the_metric_grid() -> None:
@@ -231,12 +265,13 @@ class Group:
 
     def __init__(self, count: int, cpu: float) -> None:
         self.vms = {f"vm-{i}": vm(i, cpu) for i in range(count)}
+        self.codes: dict[float, str] = {}
 
     def run(self, controller: TargetTrackingScaler, minutes: int) -> Log:
         log: Log = []
         for minute in range(minutes):
             now = 60.0 * minute
-            entries = actions_of(controller, now, list(self.vms.values()))
+            entries = actions_of(controller, now, list(self.vms.values()), self.codes)
             self.vms = {name: node for name, node in self.vms.items() if node.state == "ready"}
             for _, kind, target in entries:
                 if kind == "remove_node":
@@ -300,7 +335,30 @@ SCALE_IN_CASES: dict[str, tuple[float, dict[str, Any], Log]] = {
     ("cpu", "changes", "expected"), SCALE_IN_CASES.values(), ids=list(SCALE_IN_CASES.keys())
 )
 def test_scale_in(cpu: float, changes: dict[str, Any], expected: Log) -> None:
-    assert Group(4, cpu).run(scaler(**changes), 30) == expected
+    group = Group(4, cpu)
+    assert group.run(scaler(**changes), 30) == expected
+    assert all(group.codes[time] == "ScaleIn" for time, _, _ in expected)
+
+
+# name: (utilization of the 4 VMs, settings, {call time: code}) along the scale-in cases
+SCALE_IN_CODE_CASES: dict[str, tuple[float, dict[str, Any], dict[float, str]]] = {
+    "14 low datapoints, the 15th": (0.2, {}, {780: "NoAlarm", 840: "ScaleIn"}),
+    "within the cooldown, then past it": (0.2, {}, {1080: "Cooldown", 1140: "ScaleIn"}),
+    "the desired count reached": (0.3, {}, {1440: "DesiredCapacityMet"}),
+    "min_vms reached": (0.2, {"min_vms": 3}, {1140: "AtMinSize"}),
+    "low, but all 4 wanted": (0.4, {}, {1740: "DesiredCapacityMet"}),
+}
+
+
+@pytest.mark.parametrize(
+    ("cpu", "changes", "expected"),
+    SCALE_IN_CODE_CASES.values(),
+    ids=list(SCALE_IN_CODE_CASES.keys()),
+)
+def test_scale_in_codes(cpu: float, changes: dict[str, Any], expected: dict[float, str]) -> None:
+    group = Group(4, cpu)
+    group.run(scaler(**changes), 30)
+    assert {time: group.codes[time] for time in expected} == expected
 
 
 def test_no_scale_in_within_cooldown_of_a_scale_out() -> None:
@@ -318,6 +376,7 @@ def test_no_scale_in_while_a_vm_drains() -> None:
     decision = controller.decide(snapshot(0.0, vms))
     assert decision.actions == ()
     assert "vm-3" in decision.reason
+    assert decision.code == "DrainInProgress"
 
 
 # --- health and minimum size ------------------------------------------------------------------
@@ -337,9 +396,9 @@ def test_unhealthy_vm_is_replaced(silent_s: float, replaced: bool) -> None:
     vms = [vm(0, 0.4), vm(1, 0.0, heartbeat_s=now - silent_s)]
     decision = controller.decide(snapshot(now, vms))
     expected = [
-        Action("unroute_node", target="vm-1"),
-        Action("terminate_node", target="vm-1"),
-        Action("launch_nodes", value=1, target="m5.large"),
+        Action("unroute_node", target="vm-1", code="ReplaceUnhealthy"),
+        Action("terminate_node", target="vm-1", code="ReplaceUnhealthy"),
+        Action("launch_nodes", value=1, target="m5.large", code="ReplaceUnhealthy"),
     ]
     assert list(decision.actions) == (expected if replaced else [])
 
@@ -367,8 +426,17 @@ MIN_CASES = {
 )
 def test_min_vms(present: int, min_vms: int, launched: int) -> None:
     controller = scaler(min_vms=min_vms)
-    log = actions_of(controller, 0.0, [vm(i, 0.4) for i in range(present)])
+    codes: dict[float, str] = {}
+    log = actions_of(controller, 0.0, [vm(i, 0.4) for i in range(present)], codes)
     assert log == ([(0.0, "launch_nodes", launched)] if launched else [])
+    if launched:
+        assert codes[0.0] == "BelowMinimum"
+
+
+def test_no_datapoint_due_between_minutes() -> None:
+    controller = scaler()
+    controller.decide(snapshot(0.0, [vm(0, 0.4)]))
+    assert controller.decide(snapshot(30.0, [vm(0, 0.4)])).code == "NoDatapointDue"
 
 
 def test_identity_and_bad_bounds() -> None:

@@ -49,11 +49,19 @@ def scaler(ladder: list[str] | None = None, **changes: Any) -> VerticalScaler:
     return VerticalScaler(ScaleUp.model_validate(changes), ladder=ladder or M5, phase_s=0.0)
 
 
-def decide(controller: VerticalScaler, now_s: float, nodes: list[NodeView]) -> Log:
-    """One decision; nodes not ``failed`` heartbeat now."""
+def decide(
+    controller: VerticalScaler,
+    now_s: float,
+    nodes: list[NodeView],
+    codes: dict[float, str] | None = None,
+) -> Log:
+    """One decision; nodes not ``failed`` heartbeat now. ``codes`` collects its code by time."""
     fresh = [replace(node, heartbeat_s=now_s) if node.state != "failed" else node for node in nodes]
     decision = controller.decide(Observation(now_s, (), tuple(fresh), desired_replicas=len(nodes)))
     assert decision.reason and "\n" not in decision.reason
+    assert decision.code
+    if codes is not None:
+        codes[now_s] = decision.code
     return [(now_s, a.kind, a.target, a.value) for a in decision.actions]
 
 
@@ -93,52 +101,61 @@ class Machines:
 
 # --- stepping up ------------------------------------------------------------------------------
 
-# name: (utilization minute by minute, settings, expected actions). One m5.large node.
-SUSTAINED_CASES: dict[str, tuple[list[float], dict[str, Any], Log]] = {
-    "4 datapoints above: nothing": ([0.9] * 4, {}, []),
+# name: (utilization minute by minute, settings, expected actions, the last call's code). One
+# m5.large node.
+CALM = "WithinThresholds"
+SUSTAINED_CASES: dict[str, tuple[list[float], dict[str, Any], Log, str]] = {
+    "4 datapoints above: nothing": ([0.9] * 4, {}, [], CALM),
     "5 datapoints (300 s) above: next size": (
         [0.9] * 5,
         {},
         [(240, "resize_node", "node-0", "m5.xlarge")],
+        "ResizeUp",
     ),
-    "at the threshold (not above): nothing": ([0.75] * 5, {}, []),
+    "at the threshold (not above): nothing": ([0.75] * 5, {}, [], CALM),
     "just above the threshold": (
         [0.7501] * 5,
         {},
         [(240, "resize_node", "node-0", "m5.xlarge")],
+        "ResizeUp",
     ),
     "a dip restarts the count": (
         [0.9, 0.9, 0.7, 0.9, 0.9, 0.9, 0.9, 0.9],
         {},
         [(420, "resize_node", "node-0", "m5.xlarge")],
+        "ResizeUp",
     ),
     "sustained 0 s: one datapoint": (
         [0.9],
         {"sustained_s": 0},
         [(0, "resize_node", "node-0", "m5.xlarge")],
+        "ResizeUp",
     ),
     "sustained 301 s: 6 datapoints": (
         [0.9] * 6,
         {"sustained_s": 301},
         [(300, "resize_node", "node-0", "m5.xlarge")],
+        "ResizeUp",
     ),
-    "low CPU, no scale-down threshold: nothing": ([0.05] * 10, {}, []),
+    "low CPU, no scale-down threshold: nothing": ([0.05] * 10, {}, [], CALM),
 }
 
 
 @pytest.mark.parametrize(
-    ("utilizations", "changes", "expected"),
+    ("utilizations", "changes", "expected", "code"),
     SUSTAINED_CASES.values(),
     ids=list(SUSTAINED_CASES.keys()),
 )
 def test_sustained_breach_steps_up(
-    utilizations: list[float], changes: dict[str, Any], expected: Log
+    utilizations: list[float], changes: dict[str, Any], expected: Log, code: str
 ) -> None:
     controller = scaler(**changes)
     log: Log = []
+    codes: dict[float, str] = {}
     for minute, cpu in enumerate(utilizations):
-        log += decide(controller, 60.0 * minute, [machine(0, "m5.large", cpu)])
+        log += decide(controller, 60.0 * minute, [machine(0, "m5.large", cpu)], codes)
     assert log == expected
+    assert codes[60.0 * (len(utilizations) - 1)] == code
 
 
 def test_datapoints_start_afresh_after_a_resize() -> None:
@@ -161,6 +178,7 @@ def test_top_of_the_ladder() -> None:
         log += [(now, a.kind, a.target, a.value) for a in decision.actions]
     assert log == []
     assert "m5.24xlarge is the largest: cannot scale up" in decision.reason
+    assert decision.code == "AtLargestSize"
 
 
 def test_off_ladder_node_is_explained() -> None:
@@ -168,6 +186,7 @@ def test_off_ladder_node_is_explained() -> None:
     decision = controller.decide(Observation(0.0, (), (machine(0, "c6i.large", 0.95),), 1))
     assert decision.actions == ()
     assert "not on the ladder" in decision.reason
+    assert decision.code == "NotOnLadder"
 
 
 # name: (cooldown_s, expected resizes). m5.large at 90 %: first step at 240 s; the node is back
@@ -187,6 +206,14 @@ def test_cooldown(cooldown_s: float, times: list[float]) -> None:
     )
 
 
+def test_a_step_within_the_cooldown_says_so() -> None:
+    controller = scaler(sustained_s=0)
+    codes: dict[float, str] = {}
+    for now in (0.0, 60.0, 600.0):  # the fake node is ready again at once
+        decide(controller, now, [machine(0, "m5.large", 0.9)], codes)
+    assert codes == {0.0: "ResizeUp", 60.0: "Cooldown", 600.0: "ResizeUp"}
+
+
 def test_one_resize_at_a_time() -> None:
     """Both nodes hot: the busier one goes first, the other waits until it is back."""
     machines = Machines(machine(0, "m5.large", 0.8), machine(1, "m5.large", 0.95))
@@ -204,31 +231,35 @@ def test_waits_for_a_node_that_is_not_ready() -> None:
     decision = controller.decide(Observation(0.0, (), tuple(nodes), 2))
     assert decision.actions == ()
     assert "waiting for node-1" in decision.reason
+    assert decision.code == "WaitingForReady"
 
 
-# name: (node type, utilization, scale_down_threshold, expected new size or None)
+# name: (node type, utilization, scale_down_threshold, expected new size or None, the code at
+# 240 s)
 SCALE_DOWN_CASES = {
-    "no threshold: stays": ("m5.xlarge", 0.1, None, None),
-    "below the threshold: previous size": ("m5.xlarge", 0.1, 0.3, "m5.large"),
-    "at the threshold (not below): stays": ("m5.xlarge", 0.3, 0.3, None),
-    "just below": ("m5.xlarge", 0.2999, 0.3, "m5.large"),
-    "bottom of the ladder: stays": ("m5.large", 0.1, 0.3, None),
+    "no threshold: stays": ("m5.xlarge", 0.1, None, None, CALM),
+    "below the threshold: previous size": ("m5.xlarge", 0.1, 0.3, "m5.large", "ResizeDown"),
+    "at the threshold (not below): stays": ("m5.xlarge", 0.3, 0.3, None, CALM),
+    "just below": ("m5.xlarge", 0.2999, 0.3, "m5.large", "ResizeDown"),
+    "bottom of the ladder: stays": ("m5.large", 0.1, 0.3, None, "AtSmallestSize"),
 }
 
 
 @pytest.mark.parametrize(
-    ("type_name", "cpu", "threshold", "expected"),
+    ("type_name", "cpu", "threshold", "expected", "code"),
     SCALE_DOWN_CASES.values(),
     ids=list(SCALE_DOWN_CASES),
 )
 def test_optional_scale_down(
-    type_name: str, cpu: float, threshold: float | None, expected: str | None
+    type_name: str, cpu: float, threshold: float | None, expected: str | None, code: str
 ) -> None:
     controller = scaler(scale_down_threshold=threshold)
     log: Log = []
+    codes: dict[float, str] = {}
     for minute in range(5):
-        log += decide(controller, 60.0 * minute, [machine(0, type_name, cpu)])
+        log += decide(controller, 60.0 * minute, [machine(0, type_name, cpu)], codes)
     assert log == ([(240, "resize_node", "node-0", expected)] if expected else [])
+    assert codes[240] == code
 
 
 def test_scale_up_comes_before_scale_down() -> None:
@@ -261,9 +292,9 @@ def test_failed_node_is_recovered(silent_s: float, recovered: bool) -> None:
     alive = machine(1, "m5.large", 0.5, heartbeat_s=now)
     decision = controller.decide(Observation(now, (), (dead, alive), 2))
     expected = [
-        Action("unroute_node", target="node-0"),
-        Action("terminate_node", target="node-0"),
-        Action("launch_nodes", value=1, target="m5.2xlarge"),
+        Action("unroute_node", target="node-0", code="AutoRecovery"),
+        Action("terminate_node", target="node-0", code="AutoRecovery"),
+        Action("launch_nodes", value=1, target="m5.2xlarge", code="AutoRecovery"),
     ]
     assert list(decision.actions) == (expected if recovered else [])
 

@@ -110,15 +110,20 @@ def replay(
     observe: Callable[[float, int], Observation],
     *,
     desired: int = 4,
+    codes: dict[float, str] | None = None,
 ) -> Log:
     """Call ``decide`` every period from the phase to ``until_s``; the service follows
-    ``set_replicas``. Returns every action taken, with its time."""
+    ``set_replicas``. Returns every action taken, with its time; ``codes`` collects each
+    call's decision code by time."""
     log: Log = []
     calls = math.floor((until_s - controller.phase_s) / controller.period_s) + 1
     for call in range(calls):
         now = controller.phase_s + call * controller.period_s
         decision = controller.decide(observe(now, desired))
         assert decision.reason and "\n" not in decision.reason
+        assert decision.code
+        if codes is not None:
+            codes[now] = decision.code
         for action in decision.actions:
             log.append((now, action.kind, action.value if action.value != 0 else action.target))
             if action.kind == "set_replicas":
@@ -127,11 +132,20 @@ def replay(
 
 
 def cpu_replay(
-    cpu: Callable[[float], float], until_s: float, *, desired: int = 4, **changes: Any
+    cpu: Callable[[float], float],
+    until_s: float,
+    *,
+    desired: int = 4,
+    codes: dict[float, str] | None = None,
+    **changes: Any,
 ) -> Log:
     controller = operator(**changes)
     return replay(
-        controller, until_s, lambda now, count: snapshot(now, count, cpu=cpu(now)), desired=desired
+        controller,
+        until_s,
+        lambda now, count: snapshot(now, count, cpu=cpu(now)),
+        desired=desired,
+        codes=codes,
     )
 
 
@@ -197,6 +211,33 @@ def test_alert_rule(cpu: Callable[[float], float], changes: dict[str, Any], expe
     assert cpu_replay(cpu, 1000, **changes) == expected
 
 
+# name: (CPU over time, {call time: decision code}): the alert's Prometheus state, then the
+# operator's page and act; between evaluations nothing is due.
+ALERT_CODE_CASES: dict[str, tuple[Callable[[float], float], dict[float, str]]] = {
+    "quiet": (cpu_steps((0, 0.5)), {0: "AlertInactive", 5: "NoRuleDue", 60: "AlertInactive"}),
+    "breach held, paged, acted on": (
+        cpu_steps((0, 0.9)),
+        {
+            0: "AlertPending",
+            240: "AlertPending",
+            300: "AlertFiring",
+            360: "OperatorPaged",
+            385: "NoRuleDue",
+            390: "OperatorScaled",
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("cpu", "expected"), ALERT_CODE_CASES.values(), ids=list(ALERT_CODE_CASES.keys())
+)
+def test_alert_codes(cpu: Callable[[float], float], expected: dict[float, str]) -> None:
+    codes: dict[float, str] = {}
+    cpu_replay(cpu, 400, codes=codes)
+    assert {time: codes[time] for time in expected} == expected
+
+
 # name: (p95 latency over time, expected actions): the rule reads the metric it is told to.
 LATENCY_CASES = {
     "slow: fires": (2.0, [(90, "set_replicas", 6)]),
@@ -245,29 +286,41 @@ def test_reaction_delays_are_drawn_from_the_rng_one_per_incident_in_order() -> N
     assert draws[0] != draws[1]
 
 
-# name: (replicas when the operator acts, scale factor, max_replicas, expected action or None)
+# name: (replicas when the operator acts, scale factor, max_replicas, expected action or None,
+# the code of the call that acts)
+SCALED = "OperatorScaled"
 SCALING_CASES = {
-    "4 × 1.5 = 6": (4, 1.5, 50, 6),
-    "5 × 1.5 = 7.5 → 8": (5, 1.5, 50, 8),
-    "100 × 1.1 = 110 (110.00000000000001 in floats) stays 110": (100, 1.1, 200, 110),
-    "1 × 1.5 → 2": (1, 1.5, 50, 2),
-    "0 replicas → 1": (0, 1.5, 50, 1),
-    "capped at max_replicas": (40, 1.5, 50, 50),
-    "one below the cap": (49, 1.5, 50, 50),
-    "already at the cap: nothing": (50, 1.5, 50, None),
+    "4 × 1.5 = 6": (4, 1.5, 50, 6, SCALED),
+    "5 × 1.5 = 7.5 → 8": (5, 1.5, 50, 8, SCALED),
+    "100 × 1.1 = 110 (110.00000000000001 in floats) stays 110": (100, 1.1, 200, 110, SCALED),
+    "1 × 1.5 → 2": (1, 1.5, 50, 2, SCALED),
+    "0 replicas → 1": (0, 1.5, 50, 1, SCALED),
+    "capped at max_replicas": (40, 1.5, 50, 50, SCALED),
+    "one below the cap": (49, 1.5, 50, 50, SCALED),
+    "already at the cap: nothing": (50, 1.5, 50, None, "AtMaxReplicas"),
 }
 
 
 @pytest.mark.parametrize(
-    ("current", "factor", "cap", "expected"),
+    ("current", "factor", "cap", "expected", "code"),
     SCALING_CASES.values(),
     ids=list(SCALING_CASES.keys()),
 )
-def test_scaling_rule(current: int, factor: float, cap: int, expected: int | None) -> None:
+def test_scaling_rule(
+    current: int, factor: float, cap: int, expected: int | None, code: str
+) -> None:
+    codes: dict[float, str] = {}
     log = cpu_replay(
-        cpu_steps((0, 0.9)), 90, desired=current, for_s=0, scale_factor=factor, max_replicas=cap
+        cpu_steps((0, 0.9)),
+        90,
+        desired=current,
+        codes=codes,
+        for_s=0,
+        scale_factor=factor,
+        max_replicas=cap,
     )
     assert log == ([] if expected is None else [(90, "set_replicas", expected)])
+    assert codes[90] == code
 
 
 # --- pending tasks → a new worker -------------------------------------------------------------
@@ -344,9 +397,23 @@ def test_after_adding_a_worker_tasks_must_stay_pending_again() -> None:
 def test_node_at_the_cap_is_explained() -> None:
     controller = operator(max_nodes=2)
     tasks = (task("web.5", created_s=0.0),)
-    reasons = [controller.decide(snapshot(now, 4, tasks=tasks)).reason for now in (180, 270)]
+    decisions = [controller.decide(snapshot(now, 4, tasks=tasks)) for now in (180, 270)]
+    reasons = [decision.reason for decision in decisions]
     assert "adds a node in 90 s" in reasons[0]
     assert "cannot add a node" in reasons[1] and "cap is 2" in reasons[1]
+    assert [decision.code for decision in decisions] == ["TasksPending", "MaxNodesTotalReached"]
+
+
+def test_a_joining_node_and_an_added_worker_have_codes() -> None:
+    controller = operator()
+    tasks = (task("web.5", created_s=0.0),)
+    paged = controller.decide(snapshot(180, 4, tasks=tasks))
+    added = controller.decide(snapshot(270, 4, tasks=tasks))
+    assert (paged.code, added.code) == ("TasksPending", "OperatorAddedNode")
+    assert [action.code for action in added.actions] == ["OperatorAddedNode"]
+    joining = (node("node-1"), node("node-3", state="provisioning"))
+    waiting = operator().decide(snapshot(180, 4, tasks=tasks, nodes=joining))
+    assert waiting.code == "NodeJoining"
 
 
 # --- calm → scale back ------------------------------------------------------------------------
@@ -376,8 +443,14 @@ CALM_CASES = {
     ("cpu", "desired", "baseline", "expected"), CALM_CASES.values(), ids=list(CALM_CASES.keys())
 )
 def test_calm_scale_back(cpu: float, desired: int, baseline: int, expected: Log) -> None:
-    log = cpu_replay(cpu_steps((0, cpu)), 2000, desired=desired, baseline=baseline, calm_for_s=600)
+    codes: dict[float, str] = {}
+    log = cpu_replay(
+        cpu_steps((0, cpu)), 2000, desired=desired, codes=codes, baseline=baseline, calm_for_s=600
+    )
     assert log == expected
+    assert all(codes[time] == "OperatorScaledBack" for time, _, _ in log)
+    if cpu < 0.3 and not expected:
+        assert codes[600] == "AtBaseline"
 
 
 def test_calm_broken_by_one_busy_evaluation() -> None:
@@ -418,8 +491,23 @@ SCHEDULE_CASES: dict[str, tuple[list[tuple[float, int]], int, Log]] = {
 )
 def test_schedule(steps: list[tuple[float, int]], desired: int, expected: Log) -> None:
     schedule = SwarmSchedule([ScheduledReplicas(at_s=at, replicas=count) for at, count in steps])
-    log = replay(schedule, 120, lambda now, count: snapshot(now, count), desired=desired)
+    codes: dict[float, str] = {}
+    log = replay(
+        schedule, 120, lambda now, count: snapshot(now, count), desired=desired, codes=codes
+    )
     assert log == expected
+    acted = {time for time, _, _ in log}
+    assert {codes[time] for time in acted} <= {"ScheduledScale"}
+    assert {code for time, code in codes.items() if time not in acted} <= {
+        "NoStepDue",
+        "AlreadyScaled",
+    }
+
+
+def test_a_step_to_the_current_count_says_so() -> None:
+    schedule = SwarmSchedule([ScheduledReplicas(at_s=30, replicas=4)])
+    assert schedule.decide(snapshot(29, 4)).code == "NoStepDue"
+    assert schedule.decide(snapshot(30, 4)).code == "AlreadyScaled"
 
 
 def test_schedule_step_boundary_and_catch_up() -> None:
@@ -458,12 +546,14 @@ def test_dispatcher_marks_silent_nodes_down(
     expected = [("unroute_node", "node-1"), ("evict_node", "node-1")] if down else []
     assert [(a.kind, a.target) for a in decision.actions] == expected
     assert not decision.wait_for_change  # a node missing heartbeats is on the clock
+    assert decision.code == ("NodeDown" if down else "NodeSilent")
 
 
 def test_dispatcher_waits_for_a_change_while_every_node_heartbeats_or_is_down() -> None:
     dispatcher = SwarmDispatcher(Swarm(), phase_s=0.0)
     healthy = (node("node-1", heartbeat_s=100.0), node("node-2", heartbeat_s=100.0))
-    assert dispatcher.decide(snapshot(100.0, 4, nodes=healthy)).wait_for_change
+    quiet = dispatcher.decide(snapshot(100.0, 4, nodes=healthy))
+    assert quiet.wait_for_change and quiet.code == "NodesHealthy"
     dead = (node("node-1", heartbeat_s=80.0, state="failed"), node("node-2", heartbeat_s=100.0))
     assert dispatcher.decide(snapshot(100.0, 4, nodes=dead)).actions  # Down: handled now
     later = (dead[0], node("node-2", heartbeat_s=105.0))

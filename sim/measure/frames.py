@@ -21,7 +21,18 @@ from sim.measure.sampler import Sampler
 from sim.model.recorder import FAULT, IN_FLIGHT, NO_REPLICA, OUTCOME_NAMES, QUEUE_FULL
 from sim.model.world import World
 
-EVENT_COLUMNS = ["time_s", "source", "action", "target", "from_value", "to_value", "reason"]
+EVENT_COLUMNS = [
+    "time_s",
+    "source",
+    "action",
+    "target",
+    "from_value",
+    "to_value",
+    "reason",
+    "code",
+]
+"""``Result.events`` columns. ``reason`` says why in prose; ``code`` says it in one CamelCase
+word (:data:`sim.policies.codes.CODES`), so events can be grouped and counted."""
 
 
 def reduce(
@@ -157,7 +168,8 @@ def summary(
 
 
 def events(world: World) -> pd.DataFrame:
-    """Every change of a node or replica, and every action, in the order it happened."""
+    """Every change of a node or replica, and every action, in the order it happened, each
+    with its reason and code."""
     return pd.DataFrame(world.cluster.events, columns=EVENT_COLUMNS)
 
 

@@ -19,6 +19,13 @@ node runs the same number of containers, which come and go with it.
 
 A replica that dies with its node is a zombie until the control plane notices: it still counts
 toward the desired replicas, and the balancer keeps sending it requests, which fail.
+
+Every event row carries a code beside its reason, and the code travels with the reason: a
+controller's action writes its code on every row it causes (the unroute before a terminate,
+the drain of a removed node, the replicas it deletes), and what the world does on its own
+carries the world's word for it — Kubernetes' event reason where one fits (``NodeReady``,
+``Scheduled``, ``ExceededGracePeriod``), a coined one otherwise (``ContainerReady``,
+``NodeCrash``, ``Drained``). :data:`sim.policies.codes.CODES` lists them all.
 """
 
 from __future__ import annotations
@@ -42,7 +49,8 @@ from sim.model.kernel import RequestLane
 from sim.model.node import Node
 from sim.model.recorder import FAULT, Recorder
 
-EventRow = tuple[float, str, str, str, str, str, str]
+EventRow = tuple[float, str, str, str, str, str, str, str]
+"""time_s, source, action, target, from_value, to_value, reason, code."""
 
 Scheduler = Callable[["Container"], "Node | None"]
 """The control plane's placement: the node a pending container goes to, or None for now."""
@@ -99,10 +107,14 @@ class Cluster:
         from_value: object = "",
         to_value: object = "",
         reason: str = "",
+        *,
+        code: str,
     ) -> None:
-        """One row of ``Result.events`` (every change of a node or replica writes one)."""
+        """One row of ``Result.events`` (every change of a node or replica writes one), with
+        the machine-readable ``code`` of its reason."""
+        now = float(self.env.now)
         self.events.append(
-            (float(self.env.now), source, action, target, str(from_value), str(to_value), reason)
+            (now, source, action, target, str(from_value), str(to_value), reason, code)
         )
         self.changed()
 
@@ -130,12 +142,14 @@ class Cluster:
         ready: bool = False,
         image_cached: bool = False,
         reason: str = "",
+        code: str = "",
         role: str = "worker",
         source: str = "cluster",
     ) -> Node:
         """Start a machine of ``type_name``; billed from now, ready after its boot time.
 
-        ``ready`` makes it one of the machines already running when the run starts.
+        ``ready`` makes it one of the machines already running when the run starts (no event);
+        otherwise the launch is logged with ``reason`` and ``code``.
         """
         instance: InstanceType = self.catalogue[type_name]
         cluster = self.scenario.cluster
@@ -155,7 +169,7 @@ class Cluster:
         if ready:
             self._node_ready(node, log=False, warm=True)
         else:
-            self.log(source, "launch", node.name, "", type_name, reason)
+            self.log(source, "launch", node.name, "", type_name, reason, code=code)
             self.env.process(self._boot(node, self._boot_time_s(node)))
         return node
 
@@ -176,7 +190,10 @@ class Cluster:
         node.state = node_states.READY
         node.ready_s = self.env.now
         if log:
-            self.log("cluster", "node_ready", node.name, previous, node_states.READY)
+            # kubelet's node event when the Ready condition turns true
+            self.log(
+                "cluster", "node_ready", node.name, previous, node_states.READY, code="NodeReady"
+            )
         per_node = self.rules.replicas_per_node
         if per_node:
             cached = self.scenario.service.container.image in node.images
@@ -200,7 +217,9 @@ class Cluster:
         previous = node.state
         node.state = node_states.FAILED
         node.failed_s = self.env.now
-        self.log("fault", "node_crash", node.name, previous, node_states.FAILED, reason)
+        self.log(
+            "fault", "node_crash", node.name, previous, node_states.FAILED, reason, code="NodeCrash"
+        )
         for container in list(node.containers):
             self._die(container)
         detection_s = self.rules.failure_detection_s
@@ -218,68 +237,82 @@ class Cluster:
     def _detect_failure(self, node: Node, detection_s: float) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(detection_s)
         if node.state == node_states.FAILED and not node.unroutable:
-            self.unroute_node(node, "health check failed", source="load-balancer")
+            # ELB reports such a target as Target.FailedHealthChecks
+            self.unroute_node(
+                node, "health check failed", "FailedHealthChecks", source="load-balancer"
+            )
 
-    def unroute_node(self, node: Node, reason: str, *, source: str = "cluster") -> None:
+    def unroute_node(self, node: Node, reason: str, code: str, *, source: str = "cluster") -> None:
         """The balancer stops sending requests to the node's replicas (dead or alive)."""
         if node.unroutable:
             return
         node.unroutable = True
         self.balancer.remove_node(node)
-        self.log(source, "unroute", node.name, "routable", "unroutable", reason)
+        self.log(source, "unroute", node.name, "routable", "unroutable", reason, code=code)
 
-    def evict_node(self, node: Node, reason: str, *, source: str = "cluster") -> None:
+    def evict_node(self, node: Node, reason: str, code: str, *, source: str = "cluster") -> None:
         """Delete the node's replicas; a deployment replaces them elsewhere."""
-        self.unroute_node(node, reason, source=source)
+        self.unroute_node(node, reason, code, source=source)
         for container in list(node.containers):
             if container.zombie or container.state == states.GONE:
-                self._gone(container, "evicted")
+                self._gone(container, "evicted", "Evicted")
             else:
-                self.remove_replica(container, reason)
-        self.log(source, "evict", node.name, "", "", reason)
+                self.remove_replica(container, reason, code)
+        self.log(source, "evict", node.name, "", "", reason, code=code)
         self._reconcile_later(self.rules.replacement_delay_s)
 
-    def terminate_node(self, node: Node, reason: str, *, source: str = "cluster") -> None:
+    def terminate_node(
+        self, node: Node, reason: str, code: str, *, source: str = "cluster"
+    ) -> None:
         """Stop the machine and its billing at once; whatever ran on it is lost."""
         if node.state == node_states.TERMINATED:
             return
-        self.unroute_node(node, reason, source=source)
+        self.unroute_node(node, reason, code, source=source)
         for container in list(node.containers):
             if container.state != states.GONE:
                 container.kill(self.env.now, FAULT)
-            self._gone(container, "node terminated")
+            self._gone(container, "node terminated", "NodeTerminated")
         previous = node.state
         node.state = node_states.TERMINATED
         node.terminated_s = self.env.now
         node.stop_billing(self.env.now)
-        self.log(source, "terminate", node.name, previous, node_states.TERMINATED, reason)
+        self.log(
+            source, "terminate", node.name, previous, node_states.TERMINATED, reason, code=code
+        )
         if self.rules.replicas_per_node:
             self.desired_replicas = self.rules.replicas_per_node * self._serving_nodes()
         self._reconcile_later(self.rules.replacement_delay_s)
 
-    def remove_node(self, node: Node, reason: str, *, source: str = "cluster") -> None:
+    def remove_node(self, node: Node, reason: str, code: str, *, source: str = "cluster") -> None:
         """Cordon and drain the node, then terminate it once its replicas are gone."""
         if node.state not in (node_states.READY, node_states.PROVISIONING):
             return
         previous = node.state
         node.state = node_states.DRAINING
-        self.log(source, "drain", node.name, previous, node_states.DRAINING, reason)
+        self.log(source, "drain", node.name, previous, node_states.DRAINING, reason, code=code)
         for container in list(node.containers):
-            self.remove_replica(container, reason)
+            self.remove_replica(container, reason, code)
         if self.rules.replicas_per_node:
             self.desired_replicas = self.rules.replicas_per_node * self._serving_nodes()
         self._reconcile_later(0.0)
-        self.env.process(self._terminate_when_empty(node, reason, source))
+        self.env.process(self._terminate_when_empty(node, reason, code, source))
 
     def _terminate_when_empty(
-        self, node: Node, reason: str, source: str
+        self, node: Node, reason: str, code: str, source: str
     ) -> Generator[simpy.Event, Any, None]:
         while any(c.state != states.GONE for c in node.containers):
             yield self.env.timeout(1.0)
-        self.terminate_node(node, reason, source=source)
+        self.terminate_node(node, reason, code, source=source)
 
     def resize_node(
-        self, node: Node, type_name: str, downtime_s: float, reason: str, *, source: str
+        self,
+        node: Node,
+        type_name: str,
+        downtime_s: float,
+        reason: str,
+        code: str,
+        *,
+        source: str,
     ) -> None:
         """Vertical scaling: stop the instance, change its type, start it again.
 
@@ -290,14 +323,14 @@ class Cluster:
         if node.state != node_states.READY:
             return
         previous_type = node.type_name
-        self.unroute_node(node, f"resize to {type_name}", source=source)
+        self.unroute_node(node, f"resize to {type_name}", code, source=source)
         for container in list(node.containers):
             if container.state != states.GONE:
                 container.kill(self.env.now, FAULT)
-            self._gone(container, "node stopped for a resize")
+            self._gone(container, "node stopped for a resize", "NodeStopped")
         node.state = node_states.PROVISIONING
         node.stop_billing(self.env.now)
-        self.log(source, "resize", node.name, previous_type, type_name, reason)
+        self.log(source, "resize", node.name, previous_type, type_name, reason, code=code)
         if self.rules.replicas_per_node:
             self.desired_replicas = self.rules.replicas_per_node * self._serving_nodes()
         self.env.process(self._resized(node, type_name, downtime_s))
@@ -315,11 +348,11 @@ class Cluster:
 
     # --- replicas -----------------------------------------------------------------------------
 
-    def set_desired_replicas(self, count: int, reason: str, *, source: str) -> None:
+    def set_desired_replicas(self, count: int, reason: str, code: str, *, source: str) -> None:
         """The Deployment's ``spec.replicas`` (or ``docker service scale``) becomes ``count``."""
         previous = self.desired_replicas
         self.desired_replicas = count
-        self.log(source, "set_replicas", "service", previous, count, reason)
+        self.log(source, "set_replicas", "service", previous, count, reason, code=code)
         self.reconcile()
 
     def live_containers(self) -> list[Container]:
@@ -340,7 +373,8 @@ class Cluster:
             self._add_container()
         if missing < 0:
             for victim in sorted(live, key=self._deletion_rank)[:-missing]:
-                self.remove_replica(victim, "scaled down")
+                # the ReplicaSet controller's event when it deletes a surplus pod
+                self.remove_replica(victim, "scaled down", "SuccessfulDelete")
 
     def _deletion_rank(self, container: Container) -> tuple[float, ...]:
         """ReplicaSet's choice of pods to delete: unscheduled, then not ready, then those on
@@ -416,7 +450,8 @@ class Cluster:
                 return
             self.pending.remove(container)
             self._bind(container, node)
-            self.log("scheduler", "place", container.name, "", node.name)
+            # kube-scheduler's event once a pod is bound ("Successfully assigned ...")
+            self.log("scheduler", "place", container.name, "", node.name, code="Scheduled")
             self.env.process(self._start(container))
 
     def _bind(self, container: Container, node: Node) -> None:
@@ -474,7 +509,9 @@ class Cluster:
         container.state = states.READY
         container.ready_s = self.env.now
         container.ready_transition_s = self.env.now
-        self.log("container", "ready", container.name, previous, states.READY)
+        self.log(
+            "container", "ready", container.name, previous, states.READY, code="ContainerReady"
+        )
 
     def _route(self, container: Container) -> None:
         self.balancer.add(container)
@@ -490,7 +527,15 @@ class Cluster:
         container.state = states.STARTING  # restarting, not routable
         container.ready_transition_s = self.env.now
         container.restarts += 1
-        self.log("fault", "container_crash", container.name, previous, "restarting", reason)
+        self.log(
+            "fault",
+            "container_crash",
+            container.name,
+            previous,
+            "restarting",
+            reason,
+            code="ContainerCrash",
+        )
         self.env.process(self._restart(container))
 
     def _restart(self, container: Container) -> Generator[simpy.Event, Any, None]:
@@ -498,18 +543,34 @@ class Cluster:
         if container.state == states.STARTING and container.node is not None:
             yield from self._run_container(container)
 
-    def remove_replica(self, container: Container, reason: str = "") -> None:
+    def remove_replica(self, container: Container, reason: str, code: str) -> None:
         """Graceful termination: unroutable now, drained within the grace period."""
         if container.state in (states.TERMINATING, states.GONE):
             return
         if container in self.pending:
             self.pending.remove(container)
             container.state = states.GONE
-            self.log("container", "cancel", container.name, states.PENDING, states.GONE, reason)
+            self.log(
+                "container",
+                "cancel",
+                container.name,
+                states.PENDING,
+                states.GONE,
+                reason,
+                code=code,
+            )
             return
         previous = container.state
         self.balancer.remove(container)
-        self.log("container", "terminate", container.name, previous, states.TERMINATING, reason)
+        self.log(
+            "container",
+            "terminate",
+            container.name,
+            previous,
+            states.TERMINATING,
+            reason,
+            code=code,
+        )
         container.drain(self.env.now)
         if container.state == states.TERMINATING:
             self.env.process(self._grace(container))
@@ -518,19 +579,20 @@ class Cluster:
         yield self.env.timeout(self.scenario.service.container.termination_grace_s)
         if container.state == states.TERMINATING:
             container.kill(self.env.now)
-            self._gone(container, "grace period over")
+            # kubelet's event when a container outlives its termination grace period
+            self._gone(container, "grace period over", "ExceededGracePeriod")
 
     def _drained(self, container: Container) -> None:
         container.state = states.GONE
-        self._gone(container, "drained")
+        self._gone(container, "drained", "Drained")
 
-    def _gone(self, container: Container, reason: str) -> None:
+    def _gone(self, container: Container, reason: str, code: str) -> None:
         self.balancer.remove(container)
         container.state = states.GONE
         container.zombie = False
         if container.node is not None:
             container.node.detach(container, self.env.now)
-        self.log("container", "gone", container.name, "", states.GONE, reason)
+        self.log("container", "gone", container.name, "", states.GONE, reason, code=code)
         self.place_pending()
 
     # --- gauges -------------------------------------------------------------------------------

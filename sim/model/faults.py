@@ -44,7 +44,10 @@ class Faults:
         yield self.env.timeout(fault.at_s)
         cluster = self.cluster
         if fault.node >= len(cluster.nodes):
-            cluster.log("fault", "skipped", f"node-{fault.node}", "", "", "no such node then")
+            target = f"node-{fault.node}"
+            cluster.log(
+                "fault", "skipped", target, "", "", "no such node then", code="NodeNotFound"
+            )
             return
         cluster.crash_node(cluster.nodes[fault.node], f"scenario fault at {fault.at_s:g} s")
 
@@ -52,7 +55,10 @@ class Faults:
         yield self.env.timeout(fault.at_s)
         cluster = self.cluster
         if fault.replica >= len(cluster.containers):
-            cluster.log("fault", "skipped", f"replica-{fault.replica}", "", "", "no such replica")
+            target = f"replica-{fault.replica}"
+            cluster.log(
+                "fault", "skipped", target, "", "", "no such replica", code="ReplicaNotFound"
+            )
             return
         cluster.crash_container(
             cluster.containers[fault.replica], f"scenario fault at {fault.at_s:g} s"

@@ -16,6 +16,15 @@ Modelled on kubernetes/autoscaler ``cluster-autoscaler`` (its FAQ and ``core/sta
 
 The controller keeps only what the real one keeps between scans: when each node was first
 seen unneeded or unready, and when it last scaled up. Everything else comes from the snapshot.
+
+Codes are upstream's event reasons where it emits one: ``DeleteUnregistered`` (a node that
+never came up, step 1), ``TriggeredScaleUp`` and ``NotTriggerScaleUp`` (its pod events),
+``MaxNodesTotalReached`` (its status event when ``--max-nodes-total`` stops a scale-up),
+``ScaleDown`` and ``ScaleDownEmpty`` (its node removal events). ``ScaleDownUnready`` (step 2) is
+named after ``--scale-down-unready-time``, since upstream reports that removal as an ordinary
+scale-down. A scan that acts on nothing takes its status-ConfigMap word: ``ScaleUpInProgress``
+(pending pods fit on nodes that exist or are coming), ``CandidatesPresent`` (nodes are on the
+unneeded clock) or ``NoCandidates``.
 """
 
 from __future__ import annotations
@@ -340,31 +349,43 @@ def unneeded_nodes(
 
 @dataclass
 class _Plan:
-    """The actions chosen so far in one scan, each with its line of explanation."""
+    """The actions chosen so far in one scan, each with its line of explanation and code."""
 
     actions: list[Action] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    codes: list[str] = field(default_factory=list)
 
     def add(self, action: Action, note: str) -> None:
         self.actions.append(action)
-        self.notes.append(note)
+        self.note(note, action.code)
 
-    def decision(self, *, settled: bool = False) -> Decision:
-        """The scan's decision; a ``settled`` scan without actions waits for a change."""
+    def note(self, text: str, code: str) -> None:
+        self.notes.append(text)
+        self.codes.append(code)
+
+    def decision(self, quiet_code: str, *, settled: bool = False) -> Decision:
+        """The scan's decision; a ``settled`` scan without actions waits for a change.
+
+        Its code is its first action's, else its last note's, else ``quiet_code``.
+        """
+        codes = [action.code for action in self.actions] or self.codes[-1:] or [quiet_code]
         return Decision(
             actions=tuple(self.actions),
             reason="; ".join(self.notes),
+            code=codes[0],
             wait_for_change=settled and not self.actions,
         )
 
 
 @dataclass(frozen=True)
 class _ScaleUpOutcome:
-    """What the scale-up step decided: the launch (if any), why, and whether pending pods
-    that capacity could host exist (which holds scale-down back for this scan)."""
+    """What the scale-up step decided: the launch (if any), why (in words and a code), and
+    whether pending pods that capacity could host exist (which holds scale-down back for this
+    scan)."""
 
     action: Action | None = None
     note: str = ""
+    code: str = ""
     needed: bool = False
 
 
@@ -415,7 +436,7 @@ class ClusterAutoscalerController:
     def decide(self, observation: Observation) -> Decision:
         """One scan: watchdog, unready nodes, then scale-up or else scale-down."""
         if not self.settings.enabled:
-            return Decision()
+            return Decision(code="ClusterAutoscalerDisabled")
         now_s = observation.now_s
         plan = _Plan()
         nodes = [node for node in observation.nodes if node.state != "terminated"]
@@ -429,12 +450,16 @@ class ClusterAutoscalerController:
         if scale_up.action is not None:
             self._last_scale_up_s = now_s
             plan.add(scale_up.action, scale_up.note)
-            return plan.decision()  # no scale-down in a scan that scaled up, as upstream
+            # no scale-down in a scan that scaled up, as upstream
+            return plan.decision(scale_up.code)
         if scale_up.note:
-            plan.notes.append(scale_up.note)
+            plan.note(scale_up.note, scale_up.code)
         if self.settings.scale_down_enabled:
             self._scale_down(observation, nodes, plan, hold=scale_up.needed)
-        return plan.decision(settled=self._settled(observation, nodes))
+        quiet_code = scale_up.code or (
+            "CandidatesPresent" if self._unneeded_since else "NoCandidates"
+        )
+        return plan.decision(quiet_code, settled=self._settled(observation, nodes))
 
     def _settled(self, observation: Observation, nodes: list[NodeView]) -> bool:
         """Whether every later scan will decide nothing until a node or replica changes: no
@@ -456,7 +481,8 @@ class ClusterAutoscalerController:
             age_s = now_s - node.launched_s
             if node.state == "provisioning" and age_s > limit_s:
                 note = f"{node.name} not ready {age_s:.0f} s after launch (limit {limit_s:g} s)"
-                plan.add(Action("terminate_node", target=node.name), f"{note}: terminate")
+                action = Action("terminate_node", target=node.name, code="DeleteUnregistered")
+                plan.add(action, f"{note}: terminate")
 
     def _terminate_unready_nodes(self, nodes: list[NodeView], now_s: float, plan: _Plan) -> None:
         """A registered node unready for ``scale_down_unready_s`` (counted from the first
@@ -467,7 +493,7 @@ class ClusterAutoscalerController:
             unready_s = now_s - self._unready_since[node.name]
             if unready_s >= self.settings.scale_down_unready_s:
                 note = f"{node.name} unready for {unready_s:.0f} s: terminate"
-                plan.add(Action("terminate_node", target=node.name), note)
+                plan.add(Action("terminate_node", target=node.name, code="ScaleDownUnready"), note)
 
     # --- scale-up ------------------------------------------------------------------------
 
@@ -484,14 +510,15 @@ class ClusterAutoscalerController:
         upcoming = [node for node in nodes if node.state == "provisioning"]
         _, unhelped = pack(pending, existing + upcoming, self.max_pods_per_node)
         if not unhelped:
-            return _ScaleUpOutcome(needed=True)
+            return _ScaleUpOutcome(code="ScaleUpInProgress", needed=True)
         unschedulable = f"{plural(len(unhelped), 'pod')} unschedulable"
         if not any(self._group_fits(replica) for replica in unhelped):
-            return _ScaleUpOutcome(note=f"{unschedulable}: no node group fits")
+            note = f"{unschedulable}: no node group fits"
+            return _ScaleUpOutcome(note=note, code="NotTriggerScaleUp")
         node_slots = self.max_nodes - len(nodes)
         if node_slots <= 0:
             note = f"{unschedulable}: max_nodes {self.max_nodes} reached"
-            return _ScaleUpOutcome(note=note, needed=True)
+            return _ScaleUpOutcome(note=note, code="MaxNodesTotalReached", needed=True)
         options: list[ScaleUpOption] = []
         for instance_type, group in self.node_groups.items():
             option = scale_up_option(
@@ -523,8 +550,13 @@ class ClusterAutoscalerController:
         hosted = len(chosen.replicas)
         scope = "" if hosted == pod_count else f" for {hosted} of them"
         note = f"{unschedulable}: +{chosen.node_count} {chosen.instance_type}{scope} ({detail})"
-        action = Action("launch_nodes", value=chosen.node_count, target=chosen.instance_type)
-        return _ScaleUpOutcome(action=action, note=note, needed=True)
+        action = Action(
+            "launch_nodes",
+            value=chosen.node_count,
+            target=chosen.instance_type,
+            code="TriggeredScaleUp",
+        )
+        return _ScaleUpOutcome(action=action, note=note, code=action.code, needed=True)
 
     # --- scale-down ----------------------------------------------------------------------
 
@@ -552,9 +584,11 @@ class ClusterAutoscalerController:
             return
         for name in self._removable(nodes, unneeded, replicas_on, now_s):
             unneeded_s = now_s - self._unneeded_since[name]
-            load = "empty" if not replicas_on.get(name) else f"at {unneeded[name]:.0%} requested"
+            empty = not replicas_on.get(name)
+            load = "empty" if empty else f"at {unneeded[name]:.0%} requested"
             note = f"{name} unneeded for {unneeded_s:.0f} s {load}: remove"
-            plan.add(Action("remove_node", target=name), note)
+            code = "ScaleDownEmpty" if empty else "ScaleDown"
+            plan.add(Action("remove_node", target=name, code=code), note)
 
     def _removable(
         self,

@@ -3,17 +3,23 @@
 A policy is one or more controllers, each waking on its own period. The engine hands a
 controller an :class:`Observation` — a snapshot of what the real control plane would know at
 that moment (metrics lag behind, a failed node is only a missed heartbeat) — and applies the
-:class:`Decision` it returns, logging every action with the decision's reason in
+:class:`Decision` it returns, logging every action with the decision's reason and code in
 ``Result.events``. Controllers never import SimPy and never read a clock: ``now_s`` is in the
 snapshot, so their tests are tables of snapshots and expected decisions.
+
+A code is the machine-readable twin of a reason: one CamelCase word (``ScaleUpLimit``,
+``TriggeredScaleUp``, ``NodeDown``) naming why, so that decisions can be grouped and counted
+without parsing prose. Every code, who emits it and where the word comes from is listed in
+:data:`sim.policies.codes.CODES`.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 import numpy as np
 from pydantic import BaseModel
@@ -169,12 +175,13 @@ def silent_nodes(
     ]
 
 
-def replace_node(node: NodeView, type_name: str) -> tuple[Action, ...]:
-    """Stop routing to a dead machine, delete it, and launch a new one of ``type_name``."""
+def replace_node(node: NodeView, type_name: str, code: str) -> tuple[Action, ...]:
+    """Stop routing to a dead machine, delete it, and launch a new one of ``type_name``, all
+    three for the reason ``code`` names."""
     return (
-        Action("unroute_node", target=node.name),
-        Action("terminate_node", target=node.name),
-        Action("launch_nodes", value=1, target=type_name),
+        Action("unroute_node", target=node.name, code=code),
+        Action("terminate_node", target=node.name, code=code),
+        Action("launch_nodes", value=1, target=type_name, code=code),
     )
 
 
@@ -189,18 +196,47 @@ ActionKind = Literal[
 ]
 
 
+CODE_PATTERN = re.compile(r"[A-Z][A-Za-z0-9]*")
+"""A code is one CamelCase word: a capital letter, then letters and digits."""
+
+
+def check_code(code: str, owner: str) -> None:
+    """Reject a non-empty ``code`` that is not one CamelCase word, naming its ``owner``."""
+    if code and not CODE_PATTERN.fullmatch(code):
+        raise ValueError(
+            f"{owner} code must be one CamelCase word (a capital letter, then letters and "
+            f"digits, like 'ScaleUpLimit'); got {code!r}"
+        )
+
+
 @dataclass(frozen=True)
 class Action:
-    """One change a controller asks for."""
+    """One change a controller asks for.
+
+    ``code`` says why when it differs from the decision's (a scan that deletes a dead node
+    and scales up in one decision); empty, the action takes the decision's code.
+    """
 
     kind: ActionKind
     value: int | float | str = 0
     target: str = ""
+    code: str = ""
+
+    def __post_init__(self) -> None:
+        check_code(self.code, f"the {self.kind} action's")
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The actions a controller chose, and why (logged with each action).
+    """The actions a controller chose, why in words (``reason``) and why in one machine-readable
+    word (``code``), both logged with each action.
+
+    An action's own code, when it has one, replaces the decision's on that action's events.
+    A decision that explains several things (a scan that both deletes a node and scales up)
+    gives its actions their own codes and takes as its own the code of its first action, or,
+    when it acts on nothing, of the last thing its reason says: where the controller's
+    procedure came to rest (an operator who evaluated the alert and then found the node cap
+    says ``MaxNodesTotalReached``, not that the alert is quiet).
 
     ``wait_for_change`` says that, with no action now, the controller will decide nothing
     until a node or replica changes (appears, changes state, goes): its decisions until
@@ -211,13 +247,37 @@ class Decision:
 
     actions: tuple[Action, ...] = ()
     reason: str = ""
+    code: str = ""
     wait_for_change: bool = False
 
     def __post_init__(self) -> None:
+        check_code(self.code, "a decision's")
         if self.wait_for_change and self.actions:
             raise ValueError(
                 "a decision with actions changes the cluster: it cannot wait for a change"
             )
+        uncoded = [action.kind for action in self.actions if not action.code]
+        if uncoded and not self.code:
+            raise ValueError(
+                "a decision with actions must say why in a code: give the decision a code, "
+                f"or each action its own (none on: {', '.join(uncoded)})"
+            )
+
+    @classmethod
+    def of_clauses(cls, actions: Iterable[Action], clauses: Iterable[Clause]) -> Decision:
+        """The decision whose reason is ``clauses`` joined by ``; `` and whose code is its
+        first action's, or, with no action, its last clause's."""
+        actions = tuple(actions)
+        clauses = list(clauses)
+        code = actions[0].code if actions else (clauses[-1].code if clauses else "")
+        return cls(actions, "; ".join(clause.text for clause in clauses), code)
+
+
+class Clause(NamedTuple):
+    """One thing a decision's reason says, with its code (``text`` reads on its own)."""
+
+    code: str
+    text: str
 
 
 class Controller(Protocol):

@@ -16,7 +16,19 @@ Everything is a pure function of a snapshot except the history the real controll
 between evaluations — its recent recommendations and, on the behavior path, the scale events
 it made — which :class:`HpaController` holds, pruned to the longest window that reads it.
 Condition names in the reasons (``ScaleUpLimit``, ``ScaleDownStabilized``, ``TooManyReplicas``
-…) are the ones the HPA reports in its status.
+…) are the ones the HPA reports in its status, and each decision's code is the one of them
+that explains its final count (:attr:`Normalization.code` gives the precedence):
+
+- ``ScalingDisabled``, ``TooManyReplicas``, ``TooFewReplicas`` — the special cases before
+  metrics (``ScalingActive=False`` and ``ScalingLimited=True`` reasons upstream);
+- ``FailedGetResourceMetric`` — no usable CPU sample (upstream's ``ScalingActive=False``
+  reason and event);
+- ``ScaleUpLimit``, ``ScaleDownLimit``, ``TooManyReplicas``, ``TooFewReplicas`` — a rate
+  limit or a bound moved the count (``ScalingLimited=True``);
+- ``ScaleUpStabilized``, ``ScaleDownStabilized`` — a stabilization window moved it
+  (``AbleToScale=True``);
+- ``SucceededRescale`` — the count changes as proposed (``AbleToScale=True`` after an update);
+- ``DesiredWithinRange`` — it stays as proposed (``ScalingLimited=False``).
 """
 
 from __future__ import annotations
@@ -581,6 +593,25 @@ class Normalization:
     legacy: bool
 
     @property
+    def code(self) -> str:
+        """The condition that explains the final count, by precedence: limit, then
+        stabilization, then the plain outcome.
+
+        A rate limit or bound that moved the count (``ScaleUpLimit``, ``ScaleDownLimit``,
+        ``TooManyReplicas``, ``TooFewReplicas``) comes first, since it acted last and set the
+        number; else a stabilization window that moved the proposal
+        (:attr:`stabilization_condition`); else ``SucceededRescale`` when the count changes
+        and ``DesiredWithinRange`` when it stays (within tolerance, or the proposal is the
+        current count).
+        """
+        final = self.limited.replicas
+        if final != self.stabilized:
+            return self.limited.condition
+        if self.stabilized != self.proposal:
+            return self.stabilization_condition
+        return "SucceededRescale" if final != self.current_replicas else "DesiredWithinRange"
+
+    @property
     def stabilization_condition(self) -> str:
         """``ScaleUpStabilized`` or ``ScaleDownStabilized``, by the proposal's direction
         (the legacy path stabilizes scale-down only)."""
@@ -660,11 +691,12 @@ class HpaController:
         proposal = proposed_replicas(groups, current, self.target_percent, self.hpa.tolerance)
         if proposal.replicas is None:
             reason = f"stays at {current}: {proposal.rule} (FailedGetResourceMetric)"
-            return Decision(reason=reason)
+            return Decision(reason=reason, code="FailedGetResourceMetric")
         outcome = self._normalize(now_s, current, proposal.replicas, proposal.rule)
         self._record_recommendation(now_s, proposal.replicas)
         summary = describe_metric(groups, proposal, self.target_percent)
-        return self._apply(now_s, current, outcome.limited.replicas, outcome.reason(summary))
+        final = outcome.limited.replicas
+        return self._apply(now_s, current, final, outcome.reason(summary), outcome.code)
 
     def _normalize(self, now_s: float, current: int, proposal: int, rule: str) -> Normalization:
         """Stabilize and limit ``proposal`` by the legacy or the behavior path."""
@@ -692,7 +724,7 @@ class HpaController:
                 f"stays at 0: the target is scaled to zero and min_replicas is "
                 f"{self.hpa.min_replicas}, so autoscaling is disabled (ScalingDisabled)"
             )
-            return Decision(reason=reason)
+            return Decision(reason=reason, code=special.condition)
         side = (
             "above max_replicas" if special.condition == "TooManyReplicas" else "below min_replicas"
         )
@@ -700,17 +732,17 @@ class HpaController:
             f"{describe_change(current, special.replicas)}: current replicas {side} "
             f"({special.condition}), before metrics, stabilization and rate limits"
         )
-        return self._apply(now_s, current, special.replicas, reason)
+        return self._apply(now_s, current, special.replicas, reason, special.condition)
 
-    def _apply(self, now_s: float, current: int, replicas: int, reason: str) -> Decision:
+    def _apply(self, now_s: float, current: int, replicas: int, reason: str, code: str) -> Decision:
         """The decision; a change is recorded as a scale event on the behavior path."""
         if replicas == current:
-            return Decision(reason=reason)
+            return Decision(reason=reason, code=code)
         if self.behavior is not None:
             self._scale_events.append(ScaleEvent(now_s, replicas - current))
             cutoff_s = now_s - self.behavior.longest_period_s
             self._scale_events = [e for e in self._scale_events if e.time_s > cutoff_s]
-        return Decision(actions=(Action("set_replicas", replicas),), reason=reason)
+        return Decision(actions=(Action("set_replicas", replicas),), reason=reason, code=code)
 
     def _seed_history(self, now_s: float, current: int) -> None:
         """Upstream ``recordInitialRecommendation``: the first evaluation remembers the

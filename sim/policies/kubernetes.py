@@ -44,6 +44,12 @@ class NodeLifecycleController:
     endpoints controller and kube-proxy stop routing to them. After the default
     ``tolerationSeconds`` of 300 s for the ``unreachable`` taint, the pods are evicted and
     their ReplicaSet creates replacements, which the scheduler places elsewhere.
+
+    Codes are the event reasons kube-controller-manager emits: ``NodeNotReady`` for the
+    unroute (the node lifecycle controller's node status event) and ``TaintManagerEviction``
+    for the eviction (the taint eviction controller's "Marking for deletion Pod" event). A
+    call that acts on nothing says ``NodesHealthy``, or ``NodeSilent`` while a node has
+    stopped reporting but is not yet past the grace period or the toleration (both coined).
     """
 
     name = "node-lifecycle"
@@ -63,20 +69,24 @@ class NodeLifecycleController:
         reasons: list[str] = []
         for node in silent_nodes(observation, grace_s, self._not_ready):
             self._not_ready.add(node.name)
-            actions.append(Action("unroute_node", target=node.name))
+            actions.append(Action("unroute_node", target=node.name, code="NodeNotReady"))
             silent_s = observation.now_s - node.heartbeat_s
             reasons.append(f"{node.name} silent {silent_s:.0f} s > grace {grace_s:g} s")
         for node in silent_nodes(observation, grace_s + toleration_s, self._evicted):
             self._evicted.add(node.name)
-            actions.append(Action("evict_node", target=node.name))
+            actions.append(Action("evict_node", target=node.name, code="TaintManagerEviction"))
             reasons.append(
                 f"{node.name} NotReady past the {toleration_s:g} s toleration: pods evicted"
             )
         if actions:
-            return Decision(tuple(actions), "; ".join(reasons))
+            return Decision(tuple(actions), "; ".join(reasons), actions[0].code)
         # With no node silent but the ones fully handled, only a change can make it act.
         on_the_clock = silent_nodes(observation, 0.0, self._not_ready & self._evicted)
-        return Decision(reason="all nodes healthy", wait_for_change=not on_the_clock)
+        return Decision(
+            reason="all nodes healthy",
+            code="NodeSilent" if on_the_clock else "NodesHealthy",
+            wait_for_change=not on_the_clock,
+        )
 
 
 def setup(scenario: Scenario, rngs: Streams) -> PolicySetup:

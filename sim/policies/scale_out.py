@@ -23,6 +23,7 @@ from sim.config.slack import FLOAT_SLACK
 from sim.policies.base import (
     Action,
     CapacityCeiling,
+    Clause,
     Decision,
     NodeView,
     Observation,
@@ -70,6 +71,13 @@ class TargetTrackingScaler:
     but has not yet failed its health checks still counts, as it does in the real group.
     The controller is called every ``min(metric_period_s, health_check_interval_s)`` and
     takes a datapoint at the first call at or after ``phase_s + k × metric_period_s``.
+
+    Codes: ``ScaleOut``, ``ScaleIn``, ``Cooldown``, ``AtMaxSize`` and ``AtMinSize`` are EC2
+    Auto Scaling's own words (scaling activities, the cooldown, the group's MaxSize and
+    MinSize); ``ReplaceUnhealthy`` is the Auto Scaling process that replaces an instance
+    failing its ELB health checks; ``InsufficientData`` is the CloudWatch alarm state of a
+    missing datapoint. ``BelowMinimum``, ``DesiredCapacityMet``, ``DrainInProgress``,
+    ``NoAlarm`` and ``NoDatapointDue`` are coined.
     """
 
     name = "auto-scaling-group"
@@ -98,7 +106,7 @@ class TargetTrackingScaler:
     def decide(self, observation: Observation) -> Decision:
         now = observation.now_s
         actions: list[Action] = []
-        notes: list[str] = []
+        notes: list[Clause] = []
         replacements = self._replace_unhealthy(observation, actions, notes)
         members = [
             node
@@ -108,8 +116,12 @@ class TargetTrackingScaler:
         total = len(members) + replacements
         if total < self.settings.min_vms:
             missing = self.settings.min_vms - total
-            actions.append(Action("launch_nodes", value=missing, target=self.node_type))
-            notes.append(f"{total} VMs < min_vms {self.settings.min_vms}: launch {missing}")
+            launch = Action(
+                "launch_nodes", value=missing, target=self.node_type, code="BelowMinimum"
+            )
+            actions.append(launch)
+            below = f"{total} VMs < min_vms {self.settings.min_vms}: launch {missing}"
+            notes.append(Clause(launch.code, below))
             total += missing
             self._last_scaling_s = now
         if self._datapoint_due(now):
@@ -121,8 +133,8 @@ class TargetTrackingScaler:
             )
             actions.extend(self._track_target(group, notes))
         if not notes:
-            notes.append(f"{total} VMs healthy; no datapoint due")
-        return Decision(tuple(actions), "; ".join(notes))
+            notes.append(Clause("NoDatapointDue", f"{total} VMs healthy; no datapoint due"))
+        return Decision.of_clauses(actions, notes)
 
     # --- membership and health ----------------------------------------------------------------
 
@@ -135,17 +147,18 @@ class TargetTrackingScaler:
         ]
 
     def _replace_unhealthy(
-        self, observation: Observation, actions: list[Action], notes: list[str]
+        self, observation: Observation, actions: list[Action], notes: list[Clause]
     ) -> int:
         now = observation.now_s
         unhealthy = silent_nodes(observation, self.unhealthy_after_s, self._replaced)
         for node in unhealthy:
             self._replaced.add(node.name)
-            actions.extend(replace_node(node, self.node_type))
-            notes.append(
+            actions.extend(replace_node(node, self.node_type, "ReplaceUnhealthy"))
+            failed = (
                 f"{node.name} failed {ELB_UNHEALTHY_THRESHOLD} health checks "
                 f"(silent {now - node.heartbeat_s:.0f} s): terminate and replace"
             )
+            notes.append(Clause("ReplaceUnhealthy", failed))
         return len(unhealthy)
 
     # --- target tracking ----------------------------------------------------------------------
@@ -163,12 +176,12 @@ class TargetTrackingScaler:
             value is not None and breaching(value) for value in recent
         )
 
-    def _track_target(self, group: _Group, notes: list[str]) -> list[Action]:
+    def _track_target(self, group: _Group, notes: list[Clause]) -> list[Action]:
         in_service = group.in_service
         mean = sum(map(_utilization, in_service)) / len(in_service) if in_service else None
         self._datapoints.append(mean)
         if mean is None:
-            notes.append("no VM in service: datapoint missing")
+            notes.append(Clause("InsufficientData", "no VM in service: datapoint missing"))
             return []
         target = self.settings.target_cpu_utilization
         desired = ceil_count(len(in_service) * mean / target)
@@ -182,33 +195,45 @@ class TargetTrackingScaler:
         if self._last_all(low_for, lambda value: value < low):
             shown = f"{shown} below {low:.0%} for {low_for} datapoints"
             return self._scale_in(group, max(self.settings.min_vms, desired), shown, notes)
-        notes.append(f"{shown}: no alarm")
+        notes.append(Clause("NoAlarm", f"{shown}: no alarm"))
         return []
 
-    def _scale_out(self, group: _Group, desired: int, shown: str, notes: list[str]) -> list[Action]:
+    def _scale_out(
+        self, group: _Group, desired: int, shown: str, notes: list[Clause]
+    ) -> list[Action]:
         if desired <= group.total:
-            cap = ", the max_vms cap" if desired == self.settings.max_vms else ""
-            notes.append(f"{shown}: {group.total} VMs already cover {desired}{cap}")
+            at_max = desired == self.settings.max_vms
+            cap = ", the max_vms cap" if at_max else ""
+            covered = f"{shown}: {group.total} VMs already cover {desired}{cap}"
+            notes.append(Clause("AtMaxSize" if at_max else "DesiredCapacityMet", covered))
             return []
         self._last_scaling_s = group.now_s
-        notes.append(f"{shown}: scale out {group.total} → {desired} VMs")
-        return [Action("launch_nodes", value=desired - group.total, target=self.node_type)]
+        notes.append(Clause("ScaleOut", f"{shown}: scale out {group.total} → {desired} VMs"))
+        launch = desired - group.total
+        return [Action("launch_nodes", value=launch, target=self.node_type, code="ScaleOut")]
 
-    def _scale_in(self, group: _Group, desired: int, shown: str, notes: list[str]) -> list[Action]:
+    def _scale_in(
+        self, group: _Group, desired: int, shown: str, notes: list[Clause]
+    ) -> list[Action]:
         if group.total <= desired:
-            notes.append(f"{shown}: {group.total} VMs, desired {desired}")
+            at_min = desired == self.settings.min_vms
+            enough = f"{shown}: {group.total} VMs, desired {desired}"
+            notes.append(Clause("AtMinSize" if at_min else "DesiredCapacityMet", enough))
             return []
         since = group.now_s - self._last_scaling_s
         if since + FLOAT_SLACK < self.settings.cooldown_s:
-            notes.append(f"{shown}: in cooldown, {since:.0f} s since the last scaling")
+            cooling = f"{shown}: in cooldown, {since:.0f} s since the last scaling"
+            notes.append(Clause("Cooldown", cooling))
             return []
         if group.draining:
-            notes.append(f"{shown}: waiting for {group.draining[0]} to finish draining")
+            waiting = f"{shown}: waiting for {group.draining[0]} to finish draining"
+            notes.append(Clause("DrainInProgress", waiting))
             return []
         oldest = min(group.in_service, key=lambda node: (node.launched_s, node.index))
         self._last_scaling_s = group.now_s
-        notes.append(f"{shown}: scale in {group.total} → {group.total - 1}, removing {oldest.name}")
-        return [Action("remove_node", target=oldest.name)]
+        scale_in = f"{shown}: scale in {group.total} → {group.total - 1}, removing {oldest.name}"
+        notes.append(Clause("ScaleIn", scale_in))
+        return [Action("remove_node", target=oldest.name, code="ScaleIn")]
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from sim.config.slack import FLOAT_SLACK
 from sim.policies.base import (
     Action,
     CapacityCeiling,
+    Clause,
     Decision,
     NodeView,
     Observation,
@@ -92,6 +93,11 @@ class VerticalScaler:
     A node silent for more than ``failure_after_s`` (60 s) is recovered the way EC2
     auto-recovery does it, modelled as replacing the machine: unroute it, terminate it and
     launch one node of its current type, once per node.
+
+    Codes: ``AutoRecovery`` (EC2's name for the recover action), ``Cooldown`` (as EC2 Auto
+    Scaling's); ``ResizeUp``, ``ResizeDown``, ``AtLargestSize``, ``AtSmallestSize``,
+    ``NotOnLadder``, ``WaitingForReady`` and ``WithinThresholds`` are coined, as no real
+    controller resizes machines on its own.
     """
 
     name = "vertical-scaler"
@@ -124,7 +130,7 @@ class VerticalScaler:
 
     def decide(self, observation: Observation) -> Decision:
         actions: list[Action] = []
-        notes: list[str] = []
+        notes: list[Clause] = []
         failed = self._recover_failed(observation, actions, notes)
         ready = [
             node
@@ -143,15 +149,17 @@ class VerticalScaler:
             ]
         )
         if busy:
-            notes.append(f"waiting for {busy[0]} to be ready: one resize at a time")
+            waiting = f"waiting for {busy[0]} to be ready: one resize at a time"
+            notes.append(Clause("WaitingForReady", waiting))
         else:
             actions.extend(self._resize_one(observation.now_s, ready, notes))
         if not notes:
-            notes.append(
+            calm = (
                 f"{len(ready)} ready nodes; none sustained above "
                 f"{self.settings.scale_up_threshold:.0%}{self._below_text()}"
             )
-        return Decision(tuple(actions), "; ".join(notes))
+            notes.append(Clause("WithinThresholds", calm))
+        return Decision.of_clauses(actions, notes)
 
     # --- datapoints ---------------------------------------------------------------------------
 
@@ -171,23 +179,24 @@ class VerticalScaler:
     # --- failure ------------------------------------------------------------------------------
 
     def _recover_failed(
-        self, observation: Observation, actions: list[Action], notes: list[str]
+        self, observation: Observation, actions: list[Action], notes: list[Clause]
     ) -> list[str]:
         now = observation.now_s
         failed = silent_nodes(observation, self.failure_after_s, self._recovered)
         for node in failed:
             self._recovered.add(node.name)
             self._history.pop(node.name, None)
-            actions.extend(replace_node(node, node.type_name))
-            notes.append(
+            actions.extend(replace_node(node, node.type_name, "AutoRecovery"))
+            silent = (
                 f"{node.name} silent {now - node.heartbeat_s:.0f} s "
                 f"(> {self.failure_after_s:g} s): recover onto a new {node.type_name}"
             )
+            notes.append(Clause("AutoRecovery", silent))
         return [node.name for node in failed]
 
     # --- resizing -----------------------------------------------------------------------------
 
-    def _resize_one(self, now_s: float, ready: list[NodeView], notes: list[str]) -> list[Action]:
+    def _resize_one(self, now_s: float, ready: list[NodeView], notes: list[Clause]) -> list[Action]:
         ups: list[tuple[float, NodeView, str]] = []
         downs: list[tuple[float, NodeView, str]] = []
         for node in ready:
@@ -205,41 +214,48 @@ class VerticalScaler:
                     downs.append((mean, node, step))
         if ups:
             mean, node, size = max(ups, key=lambda item: (item[0], -item[1].index))
+            code = "ResizeUp"
         elif downs:
             mean, node, size = min(downs, key=lambda item: (item[0], item[1].index))
+            code = "ResizeDown"
         else:
             return []
         self._last_resize_s[node.name] = now_s
         self._history.pop(node.name, None)
         held = self.datapoints_needed * self.settings.evaluation_period_s
-        notes.append(f"{node.name} CPU {mean:.0%} for {held:g} s: resize {node.type_name} → {size}")
-        return [Action("resize_node", value=size, target=node.name)]
+        resize = f"{node.name} CPU {mean:.0%} for {held:g} s: resize {node.type_name} → {size}"
+        notes.append(Clause(code, resize))
+        return [Action("resize_node", value=size, target=node.name, code=code)]
 
     def _all_below(self, run: deque[float]) -> bool:
         low = self.settings.scale_down_threshold
         return low is not None and all(value < low for value in run)
 
     def _step(
-        self, now_s: float, node: NodeView, direction: int, mean: float, notes: list[str]
+        self, now_s: float, node: NodeView, direction: int, mean: float, notes: list[Clause]
     ) -> str | None:
         """The size ``direction`` steps from the node's, or None (with a note) if it cannot."""
         word = "up" if direction > 0 else "down"
         if node.type_name not in self.ladder:
-            notes.append(f"{node.name} is a {node.type_name}, not on the ladder: cannot scale")
+            off = f"{node.name} is a {node.type_name}, not on the ladder: cannot scale"
+            notes.append(Clause("NotOnLadder", off))
             return None
         position = self.ladder.index(node.type_name) + direction
         if position >= len(self.ladder):
-            notes.append(f"{node.type_name} is the largest: cannot scale up ({node.name})")
+            top = f"{node.type_name} is the largest: cannot scale up ({node.name})"
+            notes.append(Clause("AtLargestSize", top))
             return None
         if position < 0:
-            notes.append(f"{node.type_name} is the smallest: cannot scale down ({node.name})")
+            bottom = f"{node.type_name} is the smallest: cannot scale down ({node.name})"
+            notes.append(Clause("AtSmallestSize", bottom))
             return None
         since = now_s - self._last_resize_s.get(node.name, -math.inf)
         if since + FLOAT_SLACK < self.settings.cooldown_s:
-            notes.append(
+            cooling = (
                 f"{node.name} CPU {mean:.0%}: would scale {word}, but in cooldown "
                 f"({since:.0f} s since its last resize)"
             )
+            notes.append(Clause("Cooldown", cooling))
             return None
         return self.ladder[position]
 

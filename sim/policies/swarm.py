@@ -32,6 +32,7 @@ from sim.config.slack import FLOAT_SLACK
 from sim.policies.base import (
     Action,
     CapacityCeiling,
+    Clause,
     Controller,
     Decision,
     NodeView,
@@ -117,6 +118,13 @@ class SwarmOperator:
 
     Rules are evaluated at ``phase_s + k × evaluation_interval_s`` (at the first call at or
     after each), then due incidents are acted on, all in one decision.
+
+    Codes: the operator's own acts are coined — ``OperatorScaled`` (after a page),
+    ``OperatorScaledBack`` (after a calm), ``OperatorAddedNode`` — and so are ``AtBaseline``,
+    ``AtMaxReplicas``, ``TasksPending``, ``NodeJoining`` and ``NoRuleDue``; the alert's
+    state is Prometheus' word for it (``AlertPending``, ``AlertFiring``, ``AlertInactive``)
+    and ``OperatorPaged`` an incident still waiting for the operator. A node the cap forbids
+    is ``MaxNodesTotalReached``, as the cluster autoscaler says it.
     """
 
     name = "operator"
@@ -165,21 +173,24 @@ class SwarmOperator:
 
     def decide(self, observation: Observation) -> Decision:
         now = observation.now_s
-        notes: list[str] = []
+        notes: list[Clause] = []
         replicas = observation.desired_replicas
         if now + FLOAT_SLACK >= self.next_evaluation_s:
             replicas = self._evaluate(observation, replicas, notes)
-        replicas = self._act_on_scale_incident(now, replicas, notes)
+        scaled = self._act_on_scale_incident(now, replicas, notes)
+        # The count a page set wins over a scale-back in the same call.
+        code = "OperatorScaled" if scaled != replicas else "OperatorScaledBack"
         actions = self._act_on_node_incident(observation, notes)
-        if replicas != observation.desired_replicas:
-            actions.insert(0, Action("set_replicas", value=replicas))
+        if scaled != observation.desired_replicas:
+            actions.insert(0, Action("set_replicas", value=scaled, code=code))
         if not notes:
-            notes.append(f"no rule or incident due (next at {self.next_due_s:.0f} s)")
-        return Decision(tuple(actions), "; ".join(notes))
+            due = f"no rule or incident due (next at {self.next_due_s:.0f} s)"
+            notes.append(Clause("NoRuleDue", due))
+        return Decision.of_clauses(actions, notes)
 
     # --- rule evaluation ----------------------------------------------------------------------
 
-    def _evaluate(self, observation: Observation, replicas: int, notes: list[str]) -> int:
+    def _evaluate(self, observation: Observation, replicas: int, notes: list[Clause]) -> int:
         now = observation.now_s
         interval = self.operator.evaluation_interval_s
         self._evaluations_done = math.floor((now + FLOAT_SLACK - self.phase_s) / interval) + 1
@@ -190,39 +201,44 @@ class SwarmOperator:
             replicas = self._scale_back(shown, replicas, notes)
         self._open_node_incident(observation, notes)
         if not notes:
-            notes.append(f"{shown}: no alert")
+            notes.append(Clause("AlertInactive", f"{shown}: no alert"))
         return replicas
 
-    def _evaluate_alert(self, now: float, value: float, shown: str, notes: list[str]) -> None:
+    def _evaluate_alert(self, now: float, value: float, shown: str, notes: list[Clause]) -> None:
         """The high-metric rule; a firing alert with no open incident opens one."""
         high = self._alert.evaluate(value > self.operator.threshold, now)
         if high and self._scale_due_s is None:
             delay = self._draw_reaction_s()
             self._scale_due_s = now + delay
-            notes.append(
+            fires = (
                 f"{shown} > {self.operator.threshold:g} for {self.operator.for_s:g} s: "
                 f"alert fires, operator acts in {delay:.0f} s"
             )
+            notes.append(Clause("AlertFiring", fires))
         elif self._scale_due_s is not None:
-            notes.append(f"{shown}: paged, operator acts at {self._scale_due_s:.0f} s")
+            paged = f"{shown}: paged, operator acts at {self._scale_due_s:.0f} s"
+            notes.append(Clause("OperatorPaged", paged))
         elif self._alert.active_since_s is not None:
             held = now - self._alert.active_since_s
-            notes.append(f"{shown} > {self.operator.threshold:g}: pending for {held:.0f} s")
+            pending = f"{shown} > {self.operator.threshold:g}: pending for {held:.0f} s"
+            notes.append(Clause("AlertPending", pending))
 
-    def _scale_back(self, shown: str, replicas: int, notes: list[str]) -> int:
+    def _scale_back(self, shown: str, replicas: int, notes: list[Clause]) -> int:
         floor = self.baseline_replicas
         if replicas <= floor:
-            notes.append(f"{shown} calm, already at the baseline of {floor} replicas")
+            at_floor = f"{shown} calm, already at the baseline of {floor} replicas"
+            notes.append(Clause("AtBaseline", at_floor))
             return replicas
         target = max(floor, ceil_count(replicas / self.operator.scale_factor))
         self._calm.reset()
-        notes.append(
+        back = (
             f"{shown} < {self.operator.calm_threshold:g} for {self.operator.calm_for_s:g} s: "
             f"scale back {replicas} → {target} replicas (baseline {floor})"
         )
+        notes.append(Clause("OperatorScaledBack", back))
         return target
 
-    def _open_node_incident(self, observation: Observation, notes: list[str]) -> None:
+    def _open_node_incident(self, observation: Observation, notes: list[Clause]) -> None:
         if not self.operator.add_nodes_when_pending or self._node_due_s is not None:
             return
         now = observation.now_s
@@ -234,37 +250,40 @@ class SwarmOperator:
             return
         joining = [node.name for node in observation.nodes if node.state == "provisioning"]
         if joining:
-            notes.append(f"tasks pending, waiting for {joining[0]} to join")
+            notes.append(Clause("NodeJoining", f"tasks pending, waiting for {joining[0]} to join"))
             return
         delay = self._draw_reaction_s()
         self._node_due_s = now + delay
-        notes.append(
+        paged = (
             f"tasks pending ({len(waited)}), the oldest for {max(waited):.0f} s "
             f"> {self.operator.pending_for_s:g} s: operator adds a node in {delay:.0f} s"
         )
+        notes.append(Clause("TasksPending", paged))
 
     def _draw_reaction_s(self) -> float:
         return float(self.operator.reaction_s.sample(self._rng, 1)[0])
 
     # --- acting -------------------------------------------------------------------------------
 
-    def _act_on_scale_incident(self, now: float, replicas: int, notes: list[str]) -> int:
+    def _act_on_scale_incident(self, now: float, replicas: int, notes: list[Clause]) -> int:
         if self._scale_due_s is None or now + FLOAT_SLACK < self._scale_due_s:
             return replicas
         self._scale_due_s = None
         self._alert.reset()
         cap = self.operator.max_replicas
         if replicas >= cap:
-            notes.append(f"operator finds the service at {replicas} replicas, the cap ({cap})")
+            at_cap = f"operator finds the service at {replicas} replicas, the cap ({cap})"
+            notes.append(Clause("AtMaxReplicas", at_cap))
             return replicas
         target = min(cap, max(replicas + 1, ceil_count(replicas * self.operator.scale_factor)))
-        notes.append(
+        scales = (
             f"operator scales {replicas} → {target} replicas "
             f"(×{self.operator.scale_factor:g}, cap {cap})"
         )
+        notes.append(Clause("OperatorScaled", scales))
         return target
 
-    def _act_on_node_incident(self, observation: Observation, notes: list[str]) -> list[Action]:
+    def _act_on_node_incident(self, observation: Observation, notes: list[Clause]) -> list[Action]:
         now = observation.now_s
         if self._node_due_s is None or now + FLOAT_SLACK < self._node_due_s:
             return []
@@ -272,10 +291,12 @@ class SwarmOperator:
         self._last_node_incident_s = now
         count = len(_active_nodes(observation.nodes))
         if count >= self.max_nodes:
-            notes.append(f"operator cannot add a node: {count} nodes, the cap is {self.max_nodes}")
+            capped = f"operator cannot add a node: {count} nodes, the cap is {self.max_nodes}"
+            notes.append(Clause("MaxNodesTotalReached", capped))
             return []
-        notes.append(f"operator adds one {self.node_type} worker ({count} → {count + 1} nodes)")
-        return [Action("launch_nodes", value=1, target=self.node_type)]
+        adds = f"operator adds one {self.node_type} worker ({count} → {count + 1} nodes)"
+        notes.append(Clause("OperatorAddedNode", adds))
+        return [Action("launch_nodes", value=1, target=self.node_type, code="OperatorAddedNode")]
 
 
 class SwarmSchedule:
@@ -285,6 +306,9 @@ class SwarmSchedule:
     second, ``period_s``); if several steps fell due since the last call, the latest one
     wins (steps at the same time: the last listed). A step that asks for the count the
     service already has changes nothing.
+
+    Codes (coined): ``ScheduledScale`` for a step taken, ``AlreadyScaled`` for one that finds
+    the count already set, ``NoStepDue`` between steps.
     """
 
     name = "schedule"
@@ -304,15 +328,18 @@ class SwarmSchedule:
         now = observation.now_s
         due = [step for step in self.steps[self._taken :] if step.at_s <= now + FLOAT_SLACK]
         if not due:
-            return Decision(reason=f"no scheduled step due (next at {self.next_due_s:g} s)")
+            next_step = f"no scheduled step due (next at {self.next_due_s:g} s)"
+            return Decision(reason=next_step, code="NoStepDue")
         self._taken += len(due)
         step = due[-1]
         if step.replicas == observation.desired_replicas:
-            return Decision(reason=f"scheduled step at {step.at_s:g} s: already {step.replicas}")
+            already = f"scheduled step at {step.at_s:g} s: already {step.replicas}"
+            return Decision(reason=already, code="AlreadyScaled")
         return Decision(
             (Action("set_replicas", value=step.replicas),),
             f"scheduled step at {step.at_s:g} s: docker service scale "
             f"{observation.desired_replicas} → {step.replicas}",
+            "ScheduledScale",
         )
 
 
@@ -326,6 +353,9 @@ class SwarmDispatcher:
     them on other nodes without waiting for the old ones to stop, and the engine applies the
     restart delay (``restart_delay_s``, 5 s). Terminated nodes are ignored. The heartbeat
     jitter (±0.5 s) is not modelled. Called every heartbeat period.
+
+    Codes: ``NodeDown`` (swarmkit's node state ``down``) for the unroute and the eviction; a
+    quiet call says ``NodesHealthy`` or, while a node misses heartbeats, ``NodeSilent``.
     """
 
     name = "dispatcher"
@@ -341,9 +371,11 @@ class SwarmDispatcher:
         newly_down = silent_nodes(observation, self.down_after_s, self._down)
         if not newly_down:
             # Only a node that has begun to miss heartbeats can go Down without a change.
+            missing_beats = silent_nodes(observation, 0.0, self._down)
             return Decision(
                 reason=f"no node newly Down (silent > {self.down_after_s:g} s)",
-                wait_for_change=not silent_nodes(observation, 0.0, self._down),
+                code="NodeSilent" if missing_beats else "NodesHealthy",
+                wait_for_change=not missing_beats,
             )
         actions: list[Action] = []
         for node in newly_down:
@@ -356,6 +388,7 @@ class SwarmDispatcher:
             tuple(actions),
             f"Down after missed heartbeats (> {self.down_after_s:g} s): {described}; "
             "its tasks are replaced elsewhere",
+            "NodeDown",
         )
 
 
