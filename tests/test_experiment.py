@@ -18,7 +18,7 @@ import pytest
 import sim
 from sim.experiment import executors, expand_grid, summarize
 from sim.experiment.statistics import paired_differences
-from sim.policies.codes import CODES
+from sim.policies.registry import CODES
 from sim.result import SUMMARY_KEYS
 
 REPO = Path(__file__).resolve().parents[1]

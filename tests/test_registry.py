@@ -105,3 +105,20 @@ def test_the_planner_reads_the_ceiling_from_the_policy_itself(
 def test_an_unbuildable_ladder_leaves_the_bound_out_of_the_way() -> None:
     scenario = booking("scale_up", **{"policy.scale_up.ladder": ["m5.xlarge", "c6i.large"]})
     assert capacity_ceiling_cores(scenario) == math.inf
+
+
+def test_the_code_table_is_each_policy_s_codes_and_the_world_s() -> None:
+    from sim.policies.codes import SHARED_CODES, WORLD_CODES
+
+    parts = [SHARED_CODES, WORLD_CODES, *(spec.codes for spec in registry.POLICIES.values())]
+    assert sum(len(part) for part in parts) == len(registry.CODES)
+    assert registry.POLICIES["kubernetes"].codes["ScaleUpLimit"].emits == "hpa"
+    assert registry.POLICIES["swarm"].codes["NodeDown"].emits == "dispatcher"
+
+
+def test_a_code_declared_twice_is_an_error() -> None:
+    from sim.policies.codes import Code, merge_codes
+
+    entry = Code("hpa", "a meaning", "coined")
+    with pytest.raises(ValueError, match="'ScaleUpLimit' is declared twice"):
+        merge_codes({"ScaleUpLimit": entry}, {"ScaleUpLimit": entry})

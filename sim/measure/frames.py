@@ -32,7 +32,7 @@ EVENT_COLUMNS = [
     "code",
 ]
 """``Result.events`` columns. ``reason`` says why in prose; ``code`` says it in one CamelCase
-word (:data:`sim.policies.codes.CODES`), so events can be grouped and counted."""
+word (:data:`sim.policies.registry.CODES`), so events can be grouped and counted."""
 
 
 def reduce(

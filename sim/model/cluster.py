@@ -25,7 +25,7 @@ controller's action writes its code on every row it causes (the unroute before a
 the drain of a removed node, the replicas it deletes), and what the world does on its own
 carries the world's word for it — Kubernetes' event reason where one fits (``NodeReady``,
 ``Scheduled``, ``ExceededGracePeriod``), a coined one otherwise (``ContainerReady``,
-``NodeCrash``, ``Drained``). :data:`sim.policies.codes.CODES` lists them all.
+``NodeCrash``, ``Drained``). :data:`sim.policies.registry.CODES` lists them all.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ import numpy as np
 from sim.config.policies import ClusterAutoscaler
 from sim.config.schema import Cluster
 from sim.policies.base import Action, Decision, NodeView, Observation, ReplicaView
+from sim.policies.codes import Code
 from sim.policies.scheduling import fits, schedulable
 
 NODE_UNREADY_GRACE_S = 60.0
@@ -617,3 +618,60 @@ class ClusterAutoscalerController:
         chosen = empty[: max(budget, 0)]
         room = min(budget - len(chosen), drain_budget)
         return chosen + occupied[: max(room, 0)]
+
+
+CA = ClusterAutoscalerController.name
+
+CODES: dict[str, Code] = {
+    # --- the cluster autoscaler (sim.policies.autoscaler) ---
+    "TriggeredScaleUp": Code(
+        CA,
+        "pending pods no existing or upcoming node can host: a node group grows",
+        "cluster-autoscaler pod event reason (processors/status, eventing scale-up processor)",
+    ),
+    "NotTriggerScaleUp": Code(
+        CA,
+        "pending pods that no node group's empty node could host: no scale-up",
+        "cluster-autoscaler pod event reason (processors/status, eventing scale-up processor)",
+    ),
+    "ScaleUpInProgress": Code(
+        CA,
+        "pending pods fit on ready or still-booting nodes: nothing to add (scale-down held)",
+        "cluster-autoscaler status ConfigMap: condition ScaleUp, status InProgress",
+    ),
+    "ScaleDown": Code(
+        CA,
+        "a node with pods, unneeded for --scale-down-unneeded-time: drained and removed",
+        "cluster-autoscaler node event reason (core/scaledown/actuation)",
+    ),
+    "ScaleDownEmpty": Code(
+        CA,
+        "an empty node, unneeded for --scale-down-unneeded-time: removed",
+        "cluster-autoscaler event reason on its status ConfigMap (scale-down actuator)",
+    ),
+    "ScaleDownUnready": Code(
+        CA,
+        "a registered node unready for --scale-down-unready-time: deleted",
+        "coined from the --scale-down-unready-time flag; upstream logs it as a ScaleDown",
+    ),
+    "DeleteUnregistered": Code(
+        CA,
+        "a launched node not ready within --max-node-provision-time: deleted, no longer "
+        "counted as upcoming capacity",
+        "cluster-autoscaler event reason (static_autoscaler removeOldUnregisteredNodes)",
+    ),
+    "CandidatesPresent": Code(
+        CA,
+        "nodes are on the unneeded clock, not yet removable (time, delay after add, limits)",
+        "cluster-autoscaler status ConfigMap: condition ScaleDown, status CandidatesPresent",
+    ),
+    "NoCandidates": Code(
+        CA,
+        "nothing to add and no node is a scale-down candidate",
+        "cluster-autoscaler status ConfigMap: condition ScaleDown, status NoCandidates",
+    ),
+    "ClusterAutoscalerDisabled": Code(
+        CA, "the autoscaler is turned off (cluster_autoscaler.enabled false)", "coined"
+    ),
+}
+"""The codes of the cluster autoscaler's scans and their actions."""

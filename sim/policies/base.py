@@ -10,7 +10,7 @@ snapshot, so their tests are tables of snapshots and expected decisions.
 A code is the machine-readable twin of a reason: one CamelCase word (``ScaleUpLimit``,
 ``TriggeredScaleUp``, ``NodeDown``) naming why, so that decisions can be grouped and counted
 without parsing prose. Every code, who emits it and where the word comes from is listed in
-:data:`sim.policies.codes.CODES`.
+:data:`sim.policies.registry.CODES`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from sim.config.rules import WorldRules
 from sim.config.schema import BalancerAlgorithm, Scenario
 from sim.config.slack import FLOAT_SLACK
+from sim.policies.codes import Code
 
 
 def ceil_count(value: float) -> int:
@@ -339,9 +340,10 @@ class PolicySpec:
 
     ``settings`` is the pydantic model of its block under ``policy.<name>`` (None when it has
     none), ``build`` makes its :class:`PolicySetup` for a scenario and the run's streams,
-    ``capacity_ceiling`` bounds what it can serve (for the planner), and ``defaults`` and
+    ``capacity_ceiling`` bounds what it can serve (for the planner), ``defaults`` and
     ``sources`` describe, in prose for the report, the real defaults it models and where
-    they come from.
+    they come from, and ``codes`` are the codes its controllers write
+    (:class:`~sim.policies.codes.Code`: who, what it means, where the word comes from).
     """
 
     name: str
@@ -350,3 +352,4 @@ class PolicySpec:
     capacity_ceiling: Callable[[Scenario], CapacityCeiling]
     defaults: str
     sources: str
+    codes: Mapping[str, Code] = field(default_factory=dict)

@@ -41,6 +41,7 @@ from typing import Literal
 
 from sim.config.policies import Hpa, HpaBehavior, HpaScalingPolicy, HpaScalingRules
 from sim.policies.base import Action, Decision, Observation, ReplicaView
+from sim.policies.codes import Code
 
 PodGroup = Literal["ready", "unready", "missing", "ignored"]
 SelectPolicy = Literal["Max", "Min", "Disabled"]
@@ -762,3 +763,57 @@ class HpaController:
         while history and history[0].time_s < cutoff_s:
             history.popleft()
         history.append(TimedRecommendation(now_s, replicas))
+
+
+HPA = HpaController.name
+HPA_SOURCE = "HPA status condition reason (kube-controller-manager podautoscaler/horizontal.go)"
+
+CODES: dict[str, Code] = {
+    # --- the Horizontal Pod Autoscaler (sim.policies.hpa); precedence: limit, then
+    # stabilization, then SucceededRescale / DesiredWithinRange ---
+    "ScalingDisabled": Code(
+        HPA, "the target is scaled to zero with min_replicas above zero: left alone", HPA_SOURCE
+    ),
+    "FailedGetResourceMetric": Code(
+        HPA,
+        "no pod has a usable CPU sample (or none requests CPU): the count stays",
+        "HPA ScalingActive=False reason and warning event (horizontal.go)",
+    ),
+    "TooManyReplicas": Code(
+        HPA,
+        "max_replicas set the count (above it before metrics, or the proposal beyond it)",
+        HPA_SOURCE,
+    ),
+    "TooFewReplicas": Code(
+        HPA,
+        "min_replicas set the count (below it before metrics, or the proposal under it)",
+        HPA_SOURCE,
+    ),
+    "ScaleUpLimit": Code(
+        HPA,
+        "the scale-up rate limit set the count (behavior scaleUp, or the legacy max(2×, 4))",
+        HPA_SOURCE,
+    ),
+    "ScaleDownLimit": Code(HPA, "the behavior scaleDown rate limit set the count", HPA_SOURCE),
+    "ScaleUpStabilized": Code(
+        HPA, "the scale-up stabilization window held the count below the proposal", HPA_SOURCE
+    ),
+    "ScaleDownStabilized": Code(
+        HPA,
+        "the scale-down stabilization window held the count above the proposal (on the "
+        "legacy path: the highest recent recommendation, whichever way it moves the count)",
+        HPA_SOURCE,
+    ),
+    "SucceededRescale": Code(
+        HPA,
+        "the count changes to the proposal, neither limited nor stabilized",
+        "HPA AbleToScale=True reason after an update (horizontal.go)",
+    ),
+    "DesiredWithinRange": Code(
+        HPA,
+        "the proposal is the current count (within tolerance, or held by its guards) and "
+        "nothing limits it: no change",
+        "HPA ScalingLimited=False reason (horizontal.go)",
+    ),
+}
+"""The codes of the HPA's decisions (one per evaluation: the reason for its final count)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from sim.config.policies import Kubernetes, NodeLifecycle
 from sim.config.rules import WorldRules
 from sim.config.schema import Scenario
+from sim.policies import autoscaler, hpa
 from sim.policies.autoscaler import ClusterAutoscalerController, node_groups_for
 from sim.policies.base import (
     Action,
@@ -25,6 +26,7 @@ from sim.policies.base import (
     Streams,
     silent_nodes,
 )
+from sim.policies.codes import Code, merge_codes
 from sim.policies.hpa import HpaController
 from sim.policies.scheduling import kube_scheduler
 
@@ -146,6 +148,22 @@ def capacity_ceiling(scenario: Scenario) -> CapacityCeiling:
     )
 
 
+CODES: dict[str, Code] = {
+    # --- the node lifecycle controller (sim.policies.kubernetes) ---
+    "NodeNotReady": Code(
+        "node-lifecycle",
+        "a node silent past --node-monitor-grace-period: its pods stop receiving traffic",
+        "kube-controller-manager node event reason (nodelifecycle, RecordNodeStatusChange)",
+    ),
+    "TaintManagerEviction": Code(
+        "node-lifecycle",
+        "a NotReady node past the pods' 300 s toleration: its pods are deleted and replaced",
+        "kube-controller-manager pod event reason (taint eviction controller)",
+    ),
+}
+"""The codes of the node lifecycle controller (the HPA's and the autoscaler's are theirs)."""
+
+
 POLICY = PolicySpec(
     name="kubernetes",
     settings=Kubernetes,
@@ -162,4 +180,5 @@ POLICY = PolicySpec(
         "kube-controller-manager, autoscaling/v2 and Pod API defaults; cluster-autoscaler "
         "FAQ; metrics-server manifests"
     ),
+    codes=merge_codes(hpa.CODES, autoscaler.CODES, CODES),
 )

@@ -12,12 +12,18 @@ from __future__ import annotations
 from sim.config.schema import POLICY_NAMES, Scenario
 from sim.policies import kubernetes, scale_out, scale_up, static, swarm
 from sim.policies.base import PolicySetup, PolicySpec, Streams
+from sim.policies.codes import SHARED_CODES, WORLD_CODES, Code, merge_codes
 
 POLICIES: dict[str, PolicySpec] = {
     module.POLICY.name: module.POLICY for module in (static, scale_up, scale_out, swarm, kubernetes)
 }
 if tuple(POLICIES) != POLICY_NAMES:  # a policy added to one list and not the other
     raise ImportError(f"policy modules {tuple(POLICIES)} do not match the schema's {POLICY_NAMES}")
+
+CODES: dict[str, Code] = merge_codes(
+    SHARED_CODES, WORLD_CODES, *(spec.codes for spec in POLICIES.values())
+)
+"""Every code an event or a decision can carry: the world's, the shared ones, each policy's."""
 
 
 def policy_spec(name: str) -> PolicySpec:

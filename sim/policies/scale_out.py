@@ -34,6 +34,7 @@ from sim.policies.base import (
     replace_node,
     silent_nodes,
 )
+from sim.policies.codes import Code
 
 ELB_UNHEALTHY_THRESHOLD = 2
 """Consecutive failed health checks before the load balancer marks a target unhealthy
@@ -276,6 +277,52 @@ def capacity_ceiling(scenario: Scenario) -> CapacityCeiling:
     return CapacityCeiling(max_replicas=nodes * settings.containers_per_vm, max_nodes=nodes)
 
 
+ASG = TargetTrackingScaler.name
+
+CODES: dict[str, Code] = {
+    # --- the EC2 Auto Scaling group (sim.policies.scale_out) ---
+    "ScaleOut": Code(
+        ASG,
+        "the high alarm held for scale_out_datapoints: VMs launched to reach the desired count",
+        "EC2 Auto Scaling target tracking: scale-out activity",
+    ),
+    "ScaleIn": Code(
+        ASG,
+        "the low alarm held for scale_in_datapoints: the oldest in-service VM is removed",
+        "EC2 Auto Scaling target tracking: scale-in activity",
+    ),
+    "AtMaxSize": Code(
+        ASG, "the high alarm breaches but the group is at max_vms", "EC2 Auto Scaling MaxSize"
+    ),
+    "AtMinSize": Code(
+        ASG, "the low alarm breaches but the group is at min_vms", "EC2 Auto Scaling MinSize"
+    ),
+    "DesiredCapacityMet": Code(
+        ASG,
+        "an alarm breaches but the group (launching VMs included) already has the capacity "
+        "target tracking asks for",
+        "coined",
+    ),
+    "DrainInProgress": Code(ASG, "a scale-in is due but a removed VM is still draining", "coined"),
+    "BelowMinimum": Code(
+        ASG, "fewer VMs than min_vms (one lost or replaced): the difference is launched", "coined"
+    ),
+    "ReplaceUnhealthy": Code(
+        ASG,
+        "a VM failed the load balancer's health checks: unrouted, terminated and replaced",
+        "EC2 Auto Scaling process ReplaceUnhealthy",
+    ),
+    "InsufficientData": Code(
+        ASG,
+        "no VM in service: the datapoint is missing, breaking any run of breaching ones",
+        "CloudWatch alarm state INSUFFICIENT_DATA",
+    ),
+    "NoAlarm": Code(ASG, "a datapoint taken; neither alarm breaches", "coined (CloudWatch OK)"),
+    "NoDatapointDue": Code(ASG, "no datapoint due at this call; every VM healthy", "coined"),
+}
+"""The codes of the Auto Scaling group's decisions."""
+
+
 POLICY = PolicySpec(
     name="scale_out",
     settings=ScaleOut,
@@ -287,4 +334,5 @@ POLICY = PolicySpec(
         "health checks."
     ),
     sources="EC2 Auto Scaling target tracking; CloudWatch 1-minute metrics; ALB defaults",
+    codes=CODES,
 )

@@ -34,6 +34,7 @@ from sim.policies.base import (
     replace_node,
     silent_nodes,
 )
+from sim.policies.codes import Code
 from sim.policies.load_balancer import ALB_HEALTH_CHECK_INTERVAL_S, ALB_HEALTHY_THRESHOLD
 
 FAILED_HEARTBEAT_S = 60.0
@@ -306,6 +307,45 @@ def capacity_ceiling(scenario: Scenario) -> CapacityCeiling:
     )
 
 
+VERTICAL = VerticalScaler.name
+
+CODES: dict[str, Code] = {
+    # --- the vertical scaler (sim.policies.scale_up) ---
+    "ResizeUp": Code(
+        VERTICAL,
+        "CPU above scale_up_threshold for sustained_s: the node is stopped and started as the "
+        "next size of its ladder",
+        "coined (EC2 changes an instance's type only while it is stopped)",
+    ),
+    "ResizeDown": Code(
+        VERTICAL,
+        "CPU below scale_down_threshold for sustained_s: the node moves to the previous size",
+        "coined",
+    ),
+    "AtLargestSize": Code(VERTICAL, "a hot node is already the largest of its ladder", "coined"),
+    "AtSmallestSize": Code(
+        VERTICAL, "an idle node is already the smallest of its ladder", "coined"
+    ),
+    "NotOnLadder": Code(
+        VERTICAL, "a node's instance type is not on the ladder: it cannot be resized", "coined"
+    ),
+    "WaitingForReady": Code(
+        VERTICAL,
+        "a node or replica is not ready (a resize, a recovery, a start): one resize at a time",
+        "coined",
+    ),
+    "WithinThresholds": Code(
+        VERTICAL, "no node sustained above (or below) its thresholds", "coined"
+    ),
+    "AutoRecovery": Code(
+        VERTICAL,
+        "a node silent past its status checks is recovered: unrouted, terminated, relaunched",
+        "EC2 automatic instance recovery (CloudWatch recover action on StatusCheckFailed_System)",
+    ),
+}
+"""The codes of the vertical scaler's decisions."""
+
+
 POLICY = PolicySpec(
     name="scale_up",
     settings=ScaleUp,
@@ -317,4 +357,5 @@ POLICY = PolicySpec(
         "(~120 s) and waits for 5 health checks 30 s apart."
     ),
     sources="EC2 stop/start to change the instance type; EKS boot times; ALB defaults",
+    codes=CODES,
 )

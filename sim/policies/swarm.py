@@ -43,6 +43,7 @@ from sim.policies.base import (
     ceil_count,
     silent_nodes,
 )
+from sim.policies.codes import Code
 from sim.policies.scheduling import swarm_spread
 
 
@@ -443,6 +444,68 @@ def capacity_ceiling(scenario: Scenario) -> CapacityCeiling:
     )
 
 
+CODES: dict[str, Code] = {
+    # --- Swarm: the on-call operator, the planned schedule, the dispatcher (sim.policies.swarm) ---
+    "OperatorScaled": Code(
+        "operator",
+        "paged by the alert, the operator runs docker service scale: ×scale_factor, capped",
+        "coined (Swarm has no autoscaler; the act is docker service scale)",
+    ),
+    "OperatorScaledBack": Code(
+        "operator",
+        "after a long calm the operator scales back ÷scale_factor, not below the baseline",
+        "coined",
+    ),
+    "OperatorAddedNode": Code(
+        "operator", "tasks stayed pending: the operator joins one more worker", "coined"
+    ),
+    "OperatorPaged": Code(
+        "operator", "an incident is open: the operator is on the way (reaction delay)", "coined"
+    ),
+    "AlertPending": Code(
+        "operator",
+        "the metric breaches the threshold, not yet for the rule's for_s",
+        "Prometheus alert state pending (rules/alerting.go)",
+    ),
+    "AlertFiring": Code(
+        "operator",
+        "the breach has held for for_s: the alert fires and pages the operator",
+        "Prometheus alert state firing (rules/alerting.go)",
+    ),
+    "AlertInactive": Code(
+        "operator",
+        "the rule was evaluated and nothing breaches",
+        "Prometheus alert state inactive (rules/alerting.go)",
+    ),
+    "AtBaseline": Code(
+        "operator", "calm, but the service is already at its baseline replicas", "coined"
+    ),
+    "AtMaxReplicas": Code(
+        "operator", "paged, but the service is already at max_replicas", "coined"
+    ),
+    "TasksPending": Code(
+        "operator",
+        "a task pending longer than pending_for_s pages the operator to add a worker",
+        "coined",
+    ),
+    "NodeJoining": Code(
+        "operator", "tasks are pending while a new worker is still joining: wait", "coined"
+    ),
+    "NoRuleDue": Code("operator", "no rule evaluation and no incident due at this call", "coined"),
+    "ScheduledScale": Code("schedule", "a planned step runs docker service scale", "coined"),
+    "AlreadyScaled": Code(
+        "schedule", "a planned step finds the service already at its count", "coined"
+    ),
+    "NoStepDue": Code("schedule", "no planned step is due", "coined"),
+    "NodeDown": Code(
+        "dispatcher",
+        "a node missed heartbeat_misses heartbeats: Down; its tasks are replaced elsewhere",
+        "swarmkit node state down (manager/dispatcher)",
+    ),
+}
+"""The codes of the operator, the planned schedule and the dispatcher."""
+
+
 POLICY = PolicySpec(
     name="swarm",
     settings=Swarm,
@@ -454,4 +517,5 @@ POLICY = PolicySpec(
         "missed 5 s heartbeats and its tasks restart elsewhere after 5 s."
     ),
     sources="swarmkit dispatcher and service defaults; Docker CLI; Prometheus alerting rules",
+    codes=CODES,
 )
