@@ -33,7 +33,7 @@ import pandas as pd
 
 from sim import theory
 from sim.config.schema import Scenario
-from sim.config.slack import FLOAT_SLACK
+from sim.config.slack import FLOAT_SLACK, ceil_count
 
 FALLBACK_UTILIZATION = 0.9
 
@@ -80,9 +80,7 @@ def demand_replicas(scenario: Scenario, arrival_rates_rps: np.ndarray) -> np.nda
         _cores_needed(round(float(rate), 3), service_rate, quantile, target_s)
         for rate in arrival_rates_rps
     ]
-    return np.array(
-        [max(1, math.ceil(c / per_replica - FLOAT_SLACK)) for c in cores], dtype=np.int64
-    )
+    return np.array([max(1, ceil_count(c / per_replica)) for c in cores], dtype=np.int64)
 
 
 @lru_cache(maxsize=4096)

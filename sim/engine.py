@@ -79,7 +79,7 @@ def build(
     """Wire the world, the control plane and the sampler for one run; nothing has happened.
 
     The start order fixes the order of same-time events, so it never changes: the initial
-    capacity, then requests and faults, then the sampler, then metrics scrapes and
+    nodes and replicas, then requests and faults, then the sampler, then metrics scrapes and
     controllers. ``skip_quiet_ticks``: see :meth:`ControlPlane.start`.
     """
     if seed < 0:
@@ -90,7 +90,9 @@ def build(
     world = build_world(scenario, setup.rules, algorithm, rngs, record_requests=record_requests)
     sampler = Sampler(world)
     control = ControlPlane(world, setup, sampler, rngs["scheduler"])
-    control.place_initial_capacity()
+    world.cluster.scheduler = control.schedule
+    world.cluster.launch_initial_nodes()
+    control.place_initial_replicas()
     world.start()
     sampler.start()
     control.start(skip_quiet_ticks=skip_quiet_ticks)

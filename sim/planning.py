@@ -251,7 +251,7 @@ class Bound:
 
     @property
     def possible(self) -> bool:
-        return self.feasible_share >= self.attainment_target - 1e-12
+        return self.feasible_share >= self.attainment_target - FLOAT_SLACK
 
     @property
     def peak_cores(self) -> int:

@@ -49,7 +49,7 @@ from sim.planning import Plan
 from sim.policies.registry import POLICIES
 from sim.version import __version__
 
-HEADLINE_METRICS = tuple(report_metrics())
+REPORT_METRICS = tuple(report_metrics())
 """The rows of the report's comparison table (the metric table's ``report_rank`` order)."""
 
 
@@ -246,7 +246,7 @@ def _scenario_text(scenario: Scenario) -> str:
 
 def _display_table(comparison: Comparison) -> pd.DataFrame:
     table = comparison.table
-    available = [m for m in HEADLINE_METRICS if m in table.columns.get_level_values("metric")]
+    available = [m for m in REPORT_METRICS if m in table.columns.get_level_values("metric")]
     rows = {}
     for policy in table.index:
         rows[str(policy)] = {

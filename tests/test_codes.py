@@ -1,7 +1,7 @@
 """Codes: the machine-readable reason of every decision, action and event.
 
 Decisions and actions reject a code that is not one CamelCase word, and a decision that acts
-must say why in a code; the table in :mod:`sim.policies.codes` lists every code, and every
+must say why in a code; the table :data:`sim.policies.registry.CODES` lists every code, and every
 event of a run with a surge and a node crash carries one of them.
 """
 

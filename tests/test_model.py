@@ -16,7 +16,7 @@ import pytest
 import simpy
 
 from sim.config.catalogue import InstanceType
-from sim.model.balancer import make_balancer
+from sim.model.balancer import ALGORITHMS, make_balancer
 from sim.model.container import Container
 from sim.model.kernel import RequestLane, Ticker
 from sim.model.node import Node
@@ -412,3 +412,11 @@ def test_ticker_wakes_on_a_grid_tick_that_falls_exactly_at_the_wake() -> None:
 def test_ticker_rejects_a_period_that_is_not_positive() -> None:
     with pytest.raises(ValueError, match="period must be positive"):
         Ticker(simpy.Environment(), 0.0, 0.0, lambda now: True)
+
+
+def test_every_balancer_name_of_the_schema_has_its_class() -> None:
+    from typing import get_args
+
+    from sim.config.schema import BalancerAlgorithm
+
+    assert tuple(ALGORITHMS) == get_args(BalancerAlgorithm)

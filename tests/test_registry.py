@@ -108,7 +108,7 @@ def test_an_unbuildable_ladder_leaves_the_bound_out_of_the_way() -> None:
 
 
 def test_the_code_table_is_each_policy_s_codes_and_the_world_s() -> None:
-    from sim.policies.codes import SHARED_CODES, WORLD_CODES
+    from sim.config.codes import SHARED_CODES, WORLD_CODES
 
     parts = [SHARED_CODES, WORLD_CODES, *(spec.codes for spec in registry.POLICIES.values())]
     assert sum(len(part) for part in parts) == len(registry.CODES)
@@ -117,7 +117,7 @@ def test_the_code_table_is_each_policy_s_codes_and_the_world_s() -> None:
 
 
 def test_a_code_declared_twice_is_an_error() -> None:
-    from sim.policies.codes import Code, merge_codes
+    from sim.config.codes import Code, merge_codes
 
     entry = Code("hpa", "a meaning", "coined")
     with pytest.raises(ValueError, match="'ScaleUpLimit' is declared twice"):

@@ -10,8 +10,9 @@ policies that chose them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+
+from sim.config.distributions import Distribution
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,8 @@ class WorldRules:
     every ``readiness_period_s``; 0: at once) that finds the application up, after
     ``readiness_successes`` consecutive successes. A crashed container restarts in place after
     ``restart_delay_s``. ``manager_nodes`` of the initial nodes are Swarm managers, running no
-    tasks when ``drain_managers``. ``resize_downtime_s`` draws how long a resized machine
-    stays stopped (vertical scaling only).
+    tasks when ``drain_managers``. ``resize_downtime`` is how long a resized machine stays
+    stopped (vertical scaling only).
     """
 
     replicas_per_node: int | None = None
@@ -46,4 +47,4 @@ class WorldRules:
     workers_per_core: int | None = None
     manager_nodes: int = 0
     drain_managers: bool = False
-    resize_downtime_s: Callable[[], float] | None = None
+    resize_downtime: Distribution | None = None

@@ -8,4 +8,11 @@ must not round up to 12 — it is compared with this slack. It is far below anyt
 tells apart (a microsecond of simulated time, one request, one replica).
 """
 
+import math
+
 FLOAT_SLACK = 1e-9
+
+
+def ceil_count(value: float) -> int:
+    """The smallest whole count not below ``value``, ignoring float noise (10 × 1.1 → 11)."""
+    return math.ceil(value - FLOAT_SLACK)

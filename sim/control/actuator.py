@@ -45,10 +45,8 @@ class Actuator:
                 cluster.remove_node(node, reason, code, source=source)
             elif kind == "resize_node":
                 self.scale_actions += 1
-                draw = self.world.rules.resize_downtime_s
-                downtime_s = draw() if draw else 0.0
                 size = str(action.value)
-                cluster.resize_node(node, size, downtime_s, reason, code, source=source)
+                cluster.resize_node(node, size, reason, code, source=source)
             elif kind == "unroute_node":
                 cluster.unroute_node(node, reason, code, source=source)
             elif kind == "evict_node":

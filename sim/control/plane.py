@@ -4,7 +4,8 @@ It is built over a world and a policy's :class:`~sim.policies.base.PolicySetup`.
 periodic loop is a :class:`~sim.model.kernel.Ticker` on SimPy's own queue: metrics-server
 scrapes every resolution period from time 0; each controller first ticks at its phase, is
 handed an :class:`~sim.policies.base.Observation` and its :class:`~sim.policies.base.Decision`
-is carried out at once. The scheduler is called by the cluster whenever a replica is pending.
+is carried out at once. :meth:`ControlPlane.schedule` is the cluster's scheduler: it is called
+whenever a replica is pending.
 """
 
 from __future__ import annotations
@@ -42,44 +43,29 @@ class ControlPlane:
         self.actuator = Actuator(world)
         self._placement = setup.placement or spread_placement
         self._placement_rng = placement_rng
-        world.cluster.scheduler = self.schedule
 
     def schedule(self, container: Container) -> Node | None:
         """The node the policy's placement picks for a pending container (None: none fits)."""
-        chosen = self._placement(
-            self.observer.node_views(), self.observer.replica_view(container), self._placement_rng
-        )
+        return self._place(self.observer.replica_view(container))
+
+    def _place(self, replica: ReplicaView) -> Node | None:
+        chosen = self._placement(self.observer.node_views(), replica, self._placement_rng)
         return self.world.cluster.node_named(chosen) if chosen is not None else None
 
-    def place_initial_capacity(self) -> None:
-        """The nodes and replicas the scenario starts with, already running at time 0.
+    def place_initial_replicas(self) -> None:
+        """The deployment's replicas at time 0, on the initial nodes (already launched).
 
-        The first ``manager_nodes`` nodes are Swarm managers. Replicas are placed as the
-        policy would place them; on nodes without the image cached they start cold (placed,
-        then pulled).
+        Replicas are placed as the policy would place them and are already running; without
+        the image cached on the initial nodes they start cold (pending, placed, then pulled).
+        A policy that runs containers per node has none to place: each node started its own.
         """
         world = self.world
         cluster = world.cluster
-        scenario = world.scenario
-        rules = world.rules
-        cached = scenario.cluster.image_cached_on_initial_nodes
-        for index in range(scenario.cluster.initial_nodes):
-            role = "worker"
-            if index < rules.manager_nodes:
-                role = "manager-drained" if rules.drain_managers else "manager"
-            cluster.launch_node(
-                scenario.cluster.node_type, ready=True, image_cached=cached, role=role
-            )
-        if rules.replicas_per_node:
-            return  # every node started its own containers
-        for _ in range(scenario.service.initial_replicas):
-            if not cached:
-                cluster.add_initial_replica(None)
-                continue
-            chosen = self._placement(
-                self.observer.node_views(), self._new_replica(), self._placement_rng
-            )
-            cluster.add_initial_replica(cluster.node_named(chosen) if chosen else None)
+        if world.rules.replicas_per_node:
+            return
+        cached = world.scenario.cluster.image_cached_on_initial_nodes
+        for _ in range(world.scenario.service.initial_replicas):
+            cluster.add_initial_replica(self._place(self._new_replica()) if cached else None)
 
     def _new_replica(self) -> ReplicaView:
         """A replica of the service that does not exist yet, as the scheduler would see it."""

@@ -55,9 +55,9 @@ def reduce(
     )
     for key, value in elasticity.items():
         summary_series[key] = value
-    summary_keys = declared_order(summary_series.index, "summary")
+    keys = declared_order(summary_series.index, "summary")
     columns = declared_order(timeseries_frame.columns, "timeseries")
-    return summary_series[summary_keys], timeseries_frame[columns]
+    return summary_series[keys], timeseries_frame[columns]
 
 
 def declared_order(produced: Iterable[str], table: Table) -> list[str]:

@@ -1,4 +1,5 @@
 """The SimPy model: nodes, containers, the load balancer, arrivals and what they record.
 
-Nothing here plots or touches files; the engine builds these parts, runs them and collects.
+Nothing here plots, touches files or decides: :func:`sim.model.world.build_world` wires the
+parts, the control plane (:mod:`sim.control`) acts on them and :mod:`sim.measure` reads them.
 """

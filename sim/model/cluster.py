@@ -30,7 +30,6 @@ carries the world's word for it — Kubernetes' event reason where one fits (``N
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -40,7 +39,7 @@ import simpy
 from sim.config.catalogue import InstanceType
 from sim.config.rules import WorldRules
 from sim.config.schema import Scenario
-from sim.config.slack import FLOAT_SLACK
+from sim.config.slack import ceil_count
 from sim.model import container as states
 from sim.model import node as node_states
 from sim.model.balancer import Balancer
@@ -85,7 +84,7 @@ class Cluster:
         self.recorder = recorder
         self.balancer = balancer
         self.rules = rules
-        # Set by the control plane when it is built: where pending containers go.
+        # Where pending containers go: the engine wires in the control plane's scheduler.
         self.scheduler: Scheduler = _no_scheduler
         self._startup_rng = startup_rng
         self._boot_rng = boot_rng
@@ -134,6 +133,22 @@ class Cluster:
         return next((node for node in self.nodes if node.name == name), None)
 
     # --- nodes --------------------------------------------------------------------------------
+
+    def launch_initial_nodes(self) -> None:
+        """The machines the scenario starts with, running at time 0 (the image cached if
+        the scenario says so). The first ``manager_nodes`` are Swarm managers, running no
+        tasks when ``drain_managers``; a policy with containers per node starts them now."""
+        cluster = self.scenario.cluster
+        for index in range(cluster.initial_nodes):
+            role = "worker"
+            if index < self.rules.manager_nodes:
+                role = "manager-drained" if self.rules.drain_managers else "manager"
+            self.launch_node(
+                cluster.node_type,
+                ready=True,
+                image_cached=cluster.image_cached_on_initial_nodes,
+                role=role,
+            )
 
     def launch_node(
         self,
@@ -308,7 +323,6 @@ class Cluster:
         self,
         node: Node,
         type_name: str,
-        downtime_s: float,
         reason: str,
         code: str,
         *,
@@ -317,9 +331,13 @@ class Cluster:
         """Vertical scaling: stop the instance, change its type, start it again.
 
         Its containers are stopped (requests still in them are lost with the machine), the
-        node is unbilled while stopped, and it comes back empty: a per-node policy starts its
-        containers on it again, the image still cached on its disk.
+        node is unbilled while stopped for the rules' resize downtime (drawn on the ``boot``
+        stream, even for a resize refused because the node is not ready, so that the draws
+        never depend on the node's state), and it comes back empty: a per-node policy starts
+        its containers on it again, the image still cached on its disk.
         """
+        downtime = self.rules.resize_downtime
+        downtime_s = float(downtime.sample(self._boot_rng, 1)[0]) if downtime else 0.0
         if node.state != node_states.READY:
             return
         previous_type = node.type_name
@@ -501,7 +519,7 @@ class Cluster:
         if period_s <= 0:
             return app_ready_s
         first_s = running_s + self.rules.readiness_initial_delay_s
-        probes = max(0, math.ceil((app_ready_s - first_s) / period_s - FLOAT_SLACK))
+        probes = max(0, ceil_count((app_ready_s - first_s) / period_s))
         return first_s + (probes + self.rules.readiness_successes - 1) * period_s
 
     def _make_ready(self, container: Container) -> None:

@@ -36,10 +36,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from sim.config.codes import Code
 from sim.config.policies import ClusterAutoscaler
 from sim.config.schema import Cluster
 from sim.policies.base import Action, Decision, NodeView, Observation, ReplicaView
-from sim.policies.codes import Code
 from sim.policies.scheduling import fits, schedulable
 
 NODE_UNREADY_GRACE_S = 60.0

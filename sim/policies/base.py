@@ -1,11 +1,12 @@
 """What a capacity policy sees and what it may decide: plain data, no SimPy.
 
-A policy is one or more controllers, each waking on its own period. The engine hands a
-controller an :class:`Observation` — a snapshot of what the real control plane would know at
-that moment (metrics lag behind, a failed node is only a missed heartbeat) — and applies the
-:class:`Decision` it returns, logging every action with the decision's reason and code in
-``Result.events``. Controllers never import SimPy and never read a clock: ``now_s`` is in the
-snapshot, so their tests are tables of snapshots and expected decisions.
+A policy is one or more controllers, each waking on its own period. The control plane
+(:mod:`sim.control`) hands a controller an :class:`Observation` — a snapshot of what the real
+control plane would know at that moment (metrics lag behind, a failed node is only a missed
+heartbeat) — and applies the :class:`Decision` it returns, logging every action with the
+decision's reason and code in ``Result.events``. Controllers never import SimPy and never
+read a clock: ``now_s`` is in the snapshot, so their tests are tables of snapshots and
+expected decisions.
 
 A code is the machine-readable twin of a reason: one CamelCase word (``ScaleUpLimit``,
 ``TriggeredScaleUp``, ``NodeDown``) naming why, so that decisions can be grouped and counted
@@ -24,16 +25,9 @@ from typing import Literal, NamedTuple, Protocol
 import numpy as np
 from pydantic import BaseModel
 
+from sim.config.codes import Code
 from sim.config.rules import WorldRules
 from sim.config.schema import BalancerAlgorithm, Scenario
-from sim.config.slack import FLOAT_SLACK
-from sim.policies.codes import Code
-
-
-def ceil_count(value: float) -> int:
-    """The smallest whole count not below ``value``, ignoring float noise (10 × 1.1 → 11)."""
-    return math.ceil(value - FLOAT_SLACK)
-
 
 ReplicaPhase = Literal["pending", "pulling", "starting", "ready", "terminating"]
 
@@ -99,7 +93,7 @@ class Observation:
     """A snapshot of the system at ``now_s``, as its control plane would see it.
 
     ``replicas`` and ``nodes`` may be given as tuples, or as functions that build them: the
-    engine passes functions, so that a controller that reads only the nodes (a node
+    control plane passes functions, so that a controller that reads only the nodes (a node
     lifecycle loop every 5 s) does not pay for a view of every replica. Either way they are
     read-only tuples, built at most once.
     """
@@ -241,7 +235,7 @@ class Decision:
 
     ``wait_for_change`` says that, with no action now, the controller will decide nothing
     until a node or replica changes (appears, changes state, goes): its decisions until
-    then depend on no clock, metric or timer. The engine may then skip its ticks until the
+    then depend on no clock, metric or timer. The control plane may then skip its ticks until the
     cluster changes and resume it on its own period's grid, which saves the work of a node
     monitor that wakes every 5 s in a healthy cluster without changing any result.
     """
@@ -343,7 +337,7 @@ class PolicySpec:
     ``capacity_ceiling`` bounds what it can serve (for the planner), ``defaults`` and
     ``sources`` describe, in prose for the report, the real defaults it models and where
     they come from, and ``codes`` are the codes its controllers write
-    (:class:`~sim.policies.codes.Code`: who, what it means, where the word comes from).
+    (:class:`~sim.config.codes.Code`: who, what it means, where the word comes from).
     """
 
     name: str

@@ -39,9 +39,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from sim.config.codes import Code
 from sim.config.policies import Hpa, HpaBehavior, HpaScalingPolicy, HpaScalingRules
 from sim.policies.base import Action, Decision, Observation, ReplicaView
-from sim.policies.codes import Code
 
 PodGroup = Literal["ready", "unready", "missing", "ignored"]
 SelectPolicy = Literal["Max", "Min", "Disabled"]
@@ -640,8 +640,8 @@ class Normalization:
 class HpaController:
     """One HorizontalPodAutoscaler on one Deployment, evaluated every ``sync_period_s``.
 
-    ``phase_s`` is when the first evaluation falls (the engine picks it at random, as the
-    real controller's work queue spreads HPAs over its period). The controller keeps what
+    ``phase_s`` is when the first evaluation falls (the policy's ``setup`` draws it at random,
+    as the real controller's work queue spreads HPAs over its period). The controller keeps what
     kube-controller-manager keeps per HPA: the recommendations of recent evaluations
     (seeded with the current count at the first one) and, when ``behavior`` is set, the
     scale events it made. Both are pruned to the longest window or period that reads them.

@@ -10,6 +10,7 @@ in iptables mode balances at random; readiness probes run every 10 s.
 
 from __future__ import annotations
 
+from sim.config.codes import Code, merge_codes
 from sim.config.policies import Kubernetes, NodeLifecycle
 from sim.config.rules import WorldRules
 from sim.config.schema import Scenario
@@ -26,7 +27,6 @@ from sim.policies.base import (
     Streams,
     silent_nodes,
 )
-from sim.policies.codes import Code, merge_codes
 from sim.policies.hpa import HpaController
 from sim.policies.scheduling import kube_scheduler
 

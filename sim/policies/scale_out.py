@@ -16,10 +16,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sim.config.codes import Code
 from sim.config.policies import ScaleOut
 from sim.config.rules import WorldRules
 from sim.config.schema import Scenario
-from sim.config.slack import FLOAT_SLACK
+from sim.config.slack import FLOAT_SLACK, ceil_count
 from sim.policies.base import (
     Action,
     CapacityCeiling,
@@ -30,11 +31,9 @@ from sim.policies.base import (
     PolicySetup,
     PolicySpec,
     Streams,
-    ceil_count,
     replace_node,
     silent_nodes,
 )
-from sim.policies.codes import Code
 
 ELB_UNHEALTHY_THRESHOLD = 2
 """Consecutive failed health checks before the load balancer marks a target unhealthy

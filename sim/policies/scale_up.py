@@ -17,10 +17,11 @@ from collections.abc import Mapping, Sequence
 from itertools import pairwise
 
 from sim.config.catalogue import InstanceType, family_ladder
+from sim.config.codes import Code
 from sim.config.policies import ScaleUp
 from sim.config.rules import WorldRules
 from sim.config.schema import Scenario
-from sim.config.slack import FLOAT_SLACK
+from sim.config.slack import FLOAT_SLACK, ceil_count
 from sim.policies.base import (
     Action,
     CapacityCeiling,
@@ -34,7 +35,6 @@ from sim.policies.base import (
     replace_node,
     silent_nodes,
 )
-from sim.policies.codes import Code
 from sim.policies.load_balancer import ALB_HEALTH_CHECK_INTERVAL_S, ALB_HEALTHY_THRESHOLD
 
 FAILED_HEARTBEAT_S = 60.0
@@ -119,7 +119,7 @@ class VerticalScaler:
         self.period_s = settings.evaluation_period_s
         self.failure_after_s = failure_after_s
         self.datapoints_needed = max(
-            1, math.ceil(settings.sustained_s / settings.evaluation_period_s - FLOAT_SLACK)
+            1, ceil_count(settings.sustained_s / settings.evaluation_period_s)
         )
         self._history: dict[str, deque[float]] = {}
         self._last_resize_s: dict[str, float] = {}
@@ -263,13 +263,11 @@ class VerticalScaler:
 
 def setup(scenario: Scenario, rngs: Streams) -> PolicySetup:
     """Vertical scaling: each node runs ``replicas_per_node`` containers behind an
-    application load balancer; a resize takes the node out for its downtime (drawn on the
-    ``boot`` stream) plus the health checks that bring it back."""
+    application load balancer; a resize takes the node out for its downtime plus the health
+    checks that bring it back."""
     phase_rng = rngs["controllers"]
-    downtime_rng = rngs["boot"]
     settings = scenario.policy.scale_up
     ladder = ladder_for(settings, scenario.cluster.node_type, scenario.cluster.catalogue())
-    downtime = settings.resize_downtime_s
     return PolicySetup(
         name="scale_up",
         controllers=[
@@ -285,7 +283,7 @@ def setup(scenario: Scenario, rngs: Streams) -> PolicySetup:
             workers_per_core=settings.workers_per_core,
             readiness_period_s=ALB_HEALTH_CHECK_INTERVAL_S,
             readiness_successes=ALB_HEALTHY_THRESHOLD,
-            resize_downtime_s=lambda: float(downtime.sample(downtime_rng, 1)[0]),
+            resize_downtime=settings.resize_downtime_s,
         ),
     )
 

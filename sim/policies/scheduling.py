@@ -14,8 +14,9 @@ and the run's scheduler generator, and returns a node name (or None: the replica
   readiness, availability and resource reservations, then the node with the fewest tasks of
   the service wins, deterministically.
 
-* :func:`spread_placement` is the default for policies without a scheduler of their own
-  (Compose, VM groups): the ready node with the fewest replicas that the requests fit on.
+* :func:`spread_placement` is the default for a policy without a scheduler of its own
+  (``static``: Compose's replicas spread over its hosts): the ready node with the fewest
+  replicas that the requests fit on.
 
 :func:`fits` is the shared feasibility test; the cluster autoscaler simulates with it too.
 """

@@ -15,7 +15,7 @@ from sim.policies.base import CapacityCeiling, PolicySetup, PolicySpec, Streams
 from sim.policies.load_balancer import ALB_HEALTH_CHECK_INTERVAL_S, ALB_UNHEALTHY_THRESHOLD
 
 
-def setup(scenario: Scenario | None = None, rngs: Streams | None = None) -> PolicySetup:
+def setup(scenario: Scenario, rngs: Streams) -> PolicySetup:
     """No controllers; replicas spread over the nodes by the default placement."""
     return PolicySetup(
         name="static",

@@ -12,9 +12,10 @@ person from their monitoring instead. Three controllers model that:
   and the replicated orchestrator replaces its tasks elsewhere.
 
 Timing resolution: an action due at time T is taken by the first ``decide`` call with
-``now_s ≥ T``. The engine calls the operator every ``period_s`` (5 s by default), the schedule
-every second and the dispatcher every heartbeat period, so an action is at most one period
-late; ``next_due_s`` tells an engine that prefers exact wake-ups when the next one is due.
+``now_s ≥ T``. The control plane calls the operator every ``period_s`` (5 s by default), the
+schedule every second and the dispatcher every heartbeat period, so an action is at most one
+period late; ``next_due_s`` tells a control plane that prefers exact wake-ups when the next
+one is due.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.config.codes import Code
 from sim.config.policies import Operator, ScheduledReplicas, Swarm
 from sim.config.rules import WorldRules
 from sim.config.schema import Scenario
-from sim.config.slack import FLOAT_SLACK
+from sim.config.slack import FLOAT_SLACK, ceil_count
 from sim.policies.base import (
     Action,
     CapacityCeiling,
@@ -40,10 +42,8 @@ from sim.policies.base import (
     PolicySetup,
     PolicySpec,
     Streams,
-    ceil_count,
     silent_nodes,
 )
-from sim.policies.codes import Code
 from sim.policies.scheduling import swarm_spread
 
 
@@ -303,7 +303,7 @@ class SwarmOperator:
 class SwarmSchedule:
     """Planned ``docker service scale`` steps: the service is set to ``replicas`` at ``at_s``.
 
-    Each step is taken by the first call at or after its time (the engine calls every
+    Each step is taken by the first call at or after its time (the control plane calls every
     second, ``period_s``); if several steps fell due since the last call, the latest one
     wins (steps at the same time: the last listed). A step that asks for the count the
     service already has changes nothing.
@@ -351,9 +351,9 @@ class SwarmDispatcher:
     ``heartbeat_s × heartbeat_misses`` (3 periods, 15 s: ``DefaultHeartBeatPeriod`` and the
     grace multiplier in swarmkit ``manager/dispatcher``) is marked Down. Once per node the
     controller then stops routing to its tasks and evicts them; the orchestrator replaces
-    them on other nodes without waiting for the old ones to stop, and the engine applies the
-    restart delay (``restart_delay_s``, 5 s). Terminated nodes are ignored. The heartbeat
-    jitter (±0.5 s) is not modelled. Called every heartbeat period.
+    them on other nodes without waiting for the old ones to stop, and the world applies the
+    restart delay (the rules' ``replacement_delay_s``, 5 s). Terminated nodes are ignored.
+    The heartbeat jitter (±0.5 s) is not modelled. Called every heartbeat period.
 
     Codes: ``NodeDown`` (swarmkit's node state ``down``) for the unroute and the eviction; a
     quiet call says ``NodesHealthy`` or, while a node misses heartbeats, ``NodeSilent``.

@@ -1,4 +1,4 @@
-"""Codes: the machine-readable twin of a reason, and the codes no single policy owns.
+"""Codes: the machine-readable twin of a reason, the world's codes and the shared ones.
 
 A code is one CamelCase word (:class:`~sim.policies.base.Decision`), so that
 ``events.groupby("code")`` counts decisions and world changes without parsing prose. Where the
@@ -6,11 +6,12 @@ real system has a word for the situation — an HPA condition reason, a cluster-
 kubelet event reason, a CloudWatch alarm state — the code is that word; where it has none, the
 word is coined and ``source`` says so.
 
-Each policy module declares the codes its controllers write (``CODES``, handed to the
-registry in its :class:`~sim.policies.base.PolicySpec`); this module declares the codes of
-what happens in the world on its own (a node becoming ready, a replica placed or gone, a
-fault) and the few that several policies share. :data:`sim.policies.registry.CODES` is the
-whole table; the tests check that every code a run produces, and every code literal in the
+This module holds the vocabulary of the world itself: the codes of what happens on its own (a
+node becoming ready, a replica placed or gone, a fault, an action it refuses), which the model
+and the control plane write, and the few codes that several policies share. Each policy
+module declares the codes its own controllers write (its ``CODES``, handed to the registry
+in its :class:`~sim.policies.base.PolicySpec`); :data:`sim.policies.registry.CODES` is the
+whole table. The tests check that every code a run produces, and every code literal in the
 policies, the model and the control plane, is in it.
 """
 
