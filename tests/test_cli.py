@@ -171,6 +171,10 @@ BAD_INPUT_CASES = {
         ["run", "tests/data/scenarios/invalid_yaml.yaml"],
         ["invalid_yaml.yaml:3", "invalid YAML"],
     ),
+    "not UTF-8": (
+        ["validate", "tests/data/scenarios/latin1.yaml"],
+        ["latin1.yaml:3", "expected UTF-8 text", "0xe9"],
+    ),
     "--set without =": (["run", BOOKING, "--set", "duration_s"], ["--set", "duration_s"]),
     "--set with an empty key": (["run", BOOKING, "--set", "=600"], ["--set", "=600"]),
     "--set of an unknown key": (

@@ -34,6 +34,14 @@ def load_scenario(path: str | Path) -> Scenario:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ScenarioError("scenario file not found", file=path) from None
+    except UnicodeDecodeError as error:
+        line = text_line_of(path, error.start)
+        raise ScenarioError(
+            f"expected UTF-8 text, found byte 0x{error.object[error.start]:02x} "
+            f"(a binary file, or another encoding)",
+            file=path,
+            line=line,
+        ) from None
     except OSError as error:
         raise ScenarioError(f"cannot read scenario file ({error.strerror})", file=path) from None
     try:
@@ -50,6 +58,15 @@ def load_scenario(path: str | Path) -> Scenario:
     scenario = validate_scenario(data, file=path, line_of=_line_finder(text))
     scenario._source_dir = path.resolve().parent
     return scenario
+
+
+def text_line_of(path: Path, offset: int) -> int | None:
+    """The 1-based line of byte ``offset`` in ``path`` (None if the file cannot be read)."""
+    try:
+        with path.open("rb") as stream:
+            return stream.read(offset).count(b"\n") + 1
+    except OSError:
+        return None
 
 
 def validate_scenario(
