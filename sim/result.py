@@ -81,7 +81,10 @@ class Result:
             raise InputError(
                 f"cannot create the result directory ({error.strerror})", file=path
             ) from None
-        self.summary.to_frame().T.to_parquet(path / "summary.parquet", index=False)
+        # A column per key with its own type (a NaN alone in an object column would be stored
+        # as null and come back as None).
+        summary = self.summary.to_frame().T.infer_objects()
+        summary.to_parquet(path / "summary.parquet", index=False)
         self.timeseries.to_parquet(path / "timeseries.parquet", index=False)
         self.events.to_parquet(path / "events.parquet", index=False)
         if self.requests is not None:

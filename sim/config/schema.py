@@ -45,12 +45,17 @@ class Slo(_Model):
 
     ``attainment_target`` is the share of intervals that must meet it for a policy to count
     as holding the SLO (0.99: the "two nines" objective common in SRE practice).
+    ``recovery_hold_s`` is how long the SLO must hold without a break for the service to
+    count as recovered after a surge or a fault (``recovery_s``): 300 s, the short window of
+    the SRE Workbook's multiwindow burn-rate alerts ("Alerting on SLOs"), the shortest span
+    over which on-call practice trusts that an incident is over.
     """
 
     latency_s: float = Field(default=0.5, gt=0)
     percentile: float = Field(default=95, gt=0, lt=100)
     max_error_rate: float = Field(default=0.01, ge=0, le=1)
     attainment_target: float = Field(default=0.99, gt=0, le=1)
+    recovery_hold_s: float = Field(default=300.0, gt=0, allow_inf_nan=False)
 
 
 # --- service -----------------------------------------------------------------------------------

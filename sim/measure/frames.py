@@ -16,6 +16,7 @@ import pandas as pd
 from sim import histogram
 from sim.config.slack import FLOAT_SLACK
 from sim.elasticity import add_demand
+from sim.measure import recovery
 from sim.measure.metrics import Table, check_columns, summary_keys, timeseries_columns
 from sim.measure.sampler import Sampler
 from sim.model.recorder import FAULT, IN_FLIGHT, NO_REPLICA, OUTCOME_NAMES, QUEUE_FULL
@@ -133,6 +134,10 @@ def summary(
         after_warmup["time_s"].diff().fillna(after_warmup["time_s"].iloc[0] - max(warmup_s, 0.0))
     )
     within_slo = histogram.fraction_at_most(counts, scenario.slo.latency_s)
+    crash_times_s = (
+        row[0] for row in cluster.events if row[1] == "fault" and row[2] in recovery.CRASHES
+    )
+    since_s = recovery.disturbance_end_s(scenario, crash_times_s)
     minimum_s = scenario.cluster.billing_minimum_s
     node_hours = sum(node.billed_s(scenario.duration_s, minimum_s) for node in cluster.nodes) / 3600
     return pd.Series(
@@ -160,6 +165,12 @@ def summary(
             "rejected_fault": recorder.summary_rejected[FAULT],
             "requests_within_slo": (
                 within_slo * completed / resolved if resolved and completed else 0.0
+            ),
+            "recovery_s": recovery.recovery_s(
+                frame["time_s"].to_numpy(dtype=np.float64),
+                frame["slo_met"].to_numpy(dtype=bool),
+                since_s,
+                scenario.slo.recovery_hold_s,
             ),
         },
         dtype=object,

@@ -193,6 +193,10 @@ SUMMARY_METRICS: tuple[Metric, ...] = (
     Metric("requests_within_slo", "%", "share",
            f"Completed within `slo.latency_s`, as a share of the answered requests {_AFTER_WARMUP}",
            title="requests within the SLO latency"),
+    Metric("recovery_s", "s", "seconds",
+           "From the end of the last surge or crash until the SLO holds for "
+           "`slo.recovery_hold_s` unbroken; inf: never, NaN: nothing to recover from",
+           title="recovery time"),
     Metric("elasticity_under_accuracy", "%", "ratio",
            "Mean over intervals after the warm-up of (demand − ready)⁺ / demand (SPEC)",
            report_rank=10),
