@@ -22,6 +22,7 @@ STREAM_NAMES = (
     "scheduler",  # placement tie-breaks
     "operator",  # a human operator's reaction delays
     "controllers",  # the phases of the policies' control loops
+    "retries",  # clients' back-off jitter and the CPU demand of each retry
 )
 
 

@@ -107,18 +107,58 @@ class Container(_Model):
         return limit_m
 
 
+RetryOutcome = Literal["timeout", "error", "connect"]
+"""What a client may retry: its own timeout, an error answer (HTTP 5xx: no replica, a full
+queue, a replica lost to a fault) or a connection that could not be made."""
+
+
+class Backoff(_Model):
+    """How long a client waits before its next attempt: exponential, capped, jittered.
+
+    Before retry ``k`` (1 for the first retry) the wait is ``min(cap_s, base_s × 2^(k−1))``;
+    with ``full`` jitter it is drawn uniformly between 0 and that ("Exponential Backoff And
+    Jitter", AWS Architecture Blog, 2015). Defaults are the AWS SDKs' standard retry mode:
+    base 1 s (a factor of 2 per attempt) and at most 20 s, full jitter (AWS SDKs and Tools
+    reference, "Retry behavior").
+    """
+
+    base_s: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    cap_s: float = Field(default=20.0, gt=0, allow_inf_nan=False)
+    jitter: Literal["full", "none"] = "full"
+
+
+class Retries(_Model):
+    """Clients that try again: up to ``max_attempts`` attempts per user request.
+
+    ``max_attempts`` 1 (the default) means no retries; the AWS SDKs' standard mode makes 3,
+    Envoy's default route retry policy 2 (``num_retries`` 1). A retry is a new attempt of the
+    same request (same endpoint, a fresh CPU demand) sent after the back-off, for the
+    outcomes listed in ``on``. ``budget_ratio`` caps retries at that many per first attempt,
+    as a retry budget does (Envoy's ``retry_budget``, gRPC retry throttling): every first
+    attempt adds ``budget_ratio`` to a bucket (holding at most 10, a small reserve: engineering
+    judgement), and a retry needs a whole token; None: no budget.
+    """
+
+    max_attempts: int = Field(default=1, ge=1, le=100)
+    on: tuple[RetryOutcome, ...] = ("timeout", "error", "connect")
+    backoff: Backoff = Backoff()
+    budget_ratio: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+
 class Service(_Model):
     """The web service: its endpoints, the client's timeout and its containers.
 
     ``timeout_s`` defaults to 60 s, the default of AWS ALB's idle timeout and of nginx's
     ``proxy_read_timeout``: a request not answered by then counts as timed out.
-    ``initial_replicas`` defaults to 1, the Kubernetes Deployment default.
+    ``initial_replicas`` defaults to 1, the Kubernetes Deployment default. ``retries``: how
+    its clients retry (by default they do not).
     """
 
     endpoints: tuple[Endpoint, ...] = Field(min_length=1)
     timeout_s: float = Field(default=60, gt=0)
     container: Container = Container()
     initial_replicas: int = Field(default=1, ge=0)
+    retries: Retries = Retries()
 
     @field_validator("endpoints")
     @classmethod

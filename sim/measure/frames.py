@@ -20,6 +20,7 @@ from sim.measure import recovery
 from sim.measure.metrics import Table, check_columns, summary_keys, timeseries_columns
 from sim.measure.sampler import Sampler
 from sim.model.recorder import FAULT, IN_FLIGHT, NO_REPLICA, OUTCOME_NAMES, QUEUE_FULL
+from sim.model.retries import decode_endpoints
 from sim.model.world import World
 
 EVENT_COLUMNS = [
@@ -124,6 +125,11 @@ def summary(
     rejected = sum(recorder.summary_rejected)
     timed_out = recorder.summary_timed_out
     resolved = completed + rejected + timed_out
+    requests = world.arrivals.requests_after_warmup
+    retrier = world.retrier
+    retries = retrier.retries if retrier is not None else 0
+    user_failures = retrier.user_failures if retrier is not None else rejected + timed_out
+    user_resolved = completed + user_failures
     counts = recorder.summary_histogram
     p50, p95, p99 = histogram.quantiles_of_counts(counts, (0.50, 0.95, 0.99))
     frame = timeseries_frame
@@ -142,7 +148,7 @@ def summary(
     node_hours = sum(node.billed_s(scenario.duration_s, minimum_s) for node in cluster.nodes) / 3600
     return pd.Series(
         {
-            "requests": world.arrivals.requests_after_warmup,
+            "requests": requests,
             "completed": completed,
             "rejected": rejected,
             "timed_out": timed_out,
@@ -166,6 +172,10 @@ def summary(
             "requests_within_slo": (
                 within_slo * completed / resolved if resolved and completed else 0.0
             ),
+            "attempts": requests + retries,
+            "retries": retries,
+            "amplification": (requests + retries) / requests if requests else math.nan,
+            "user_error_rate": user_failures / user_resolved if user_resolved else 0.0,
             "recovery_s": recovery.recovery_s(
                 frame["time_s"].to_numpy(dtype=np.float64),
                 frame["slo_met"].to_numpy(dtype=bool),
@@ -196,9 +206,9 @@ def requests_frame(world: World) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["arrival_s", "end_s", "endpoint", "replica", "outcome"])
     frame = frame.sort_values("arrival_s", kind="stable").reset_index(drop=True)
     names = [endpoint.name for endpoint in world.scenario.service.endpoints]
-    frame["endpoint"] = pd.Categorical.from_codes(
-        frame["endpoint"].to_numpy(dtype=np.int64), categories=pd.Index(names)
-    )
+    endpoints, attempts = decode_endpoints(frame["endpoint"].to_numpy(dtype=np.int64), len(names))
+    frame["endpoint"] = pd.Categorical.from_codes(endpoints, categories=pd.Index(names))
+    frame["attempt"] = attempts
     frame["outcome"] = pd.Categorical.from_codes(
         frame["outcome"].to_numpy(dtype=np.int64), categories=pd.Index(list(OUTCOME_NAMES))
     )

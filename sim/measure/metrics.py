@@ -146,8 +146,8 @@ SUMMARY_METRICS: tuple[Metric, ...] = (
            f"Requests {_AFTER_WARMUP} still queued or in service when the run ended",
            required=True),
     Metric("error_rate", "%", "share",
-           "(rejected + timed_out) / answered requests (completed + rejected + timed_out); "
-           "0 if none",
+           "Per attempt: (rejected + timed_out) / (completed + rejected + timed_out); 0 if none "
+           "(`user_error_rate` counts user requests)",
            headline=True, report_rank=3, required=True),
     Metric("latency_mean_s", "s", "seconds",
            f"Mean response time of the completed requests {_AFTER_WARMUP}",
@@ -193,6 +193,16 @@ SUMMARY_METRICS: tuple[Metric, ...] = (
     Metric("requests_within_slo", "%", "share",
            f"Completed within `slo.latency_s`, as a share of the answered requests {_AFTER_WARMUP}",
            title="requests within the SLO latency"),
+    Metric("attempts", "", "count",
+           f"Attempts {_AFTER_WARMUP}: first attempts (`requests`) and `retries`; the outcome "
+           "counts above are per attempt"),
+    Metric("retries", "", "count",
+           "Retry attempts sent after the warm-up (`service.retries`; 0 without retries)"),
+    Metric("amplification", "", "ratio", "`attempts` / `requests`: the load retries multiply",
+           title="retry amplification"),
+    Metric("user_error_rate", "%", "share",
+           "User requests whose last attempt failed / user requests answered or failed "
+           "(`error_rate` counts attempts)"),
     Metric("recovery_s", "s", "seconds",
            "From the end of the last surge or crash until the SLO holds for "
            "`slo.recovery_hold_s` unbroken; inf: never, NaN: nothing to recover from",

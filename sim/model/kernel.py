@@ -23,6 +23,7 @@ pinned SimPy version.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Iterator
 from heapq import heappop, heappush
 from itertools import count
@@ -75,6 +76,7 @@ class RequestLane:
         self._demands: list[float] = []
         self._endpoints: list[int] = []
         self._position = 0
+        self._arrived_before_batch = 0  # arrivals of the batches already walked
         self._running = False
         self._pump: Pump | None = None
         self._pump_s = math.inf
@@ -106,7 +108,13 @@ class RequestLane:
     def sequence(self) -> Iterator[int]:
         return self._sequence
 
+    def arrived_by(self, time_s: float) -> int:
+        """How many arrivals (first attempts) came at or before ``time_s`` (≤ the lane's
+        time), counted from the batch being walked: for the rare caller, not per request."""
+        return self._arrived_before_batch + bisect_right(self._times, time_s)
+
     def _next_batch(self) -> bool:
+        self._arrived_before_batch += len(self._times)
         for times, demands, endpoints in self._batches:
             if times:
                 self._times, self._demands, self._endpoints = times, demands, endpoints

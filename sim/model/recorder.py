@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim import histogram
+
+if TYPE_CHECKING:
+    from sim.model.retries import Retrier
 
 # Request outcomes (codes in the per-request log).
 COMPLETED = 0
@@ -67,6 +71,8 @@ class Recorder:
     summary_timed_out: int = 0
     rows: list[IntervalRow] = field(default_factory=list)
     interval_start_s: float = 0.0
+    # The clients' retry policy, told of every failed attempt (None: clients never retry).
+    retrier: Retrier | None = None
 
     def __post_init__(self) -> None:
         if self.keep_requests:
@@ -81,6 +87,8 @@ class Recorder:
             self.summary_rejected[reason] += 1
         if self.request_log is not None:
             self.request_log.append((arrival_s, now, endpoint, container, REJECTED))
+        if self.retrier is not None:
+            self.retrier.failed(now, arrival_s, endpoint, timed_out=False)
 
     def time_out(self, at_s: float, arrival_s: float, endpoint: int, container: int) -> None:
         """A client that gave up at ``at_s`` (possibly noticed a little later)."""
@@ -95,6 +103,8 @@ class Recorder:
             self.summary_timed_out += 1
         if self.request_log is not None:
             self.request_log.append((arrival_s, at_s, endpoint, container, TIMED_OUT))
+        if self.retrier is not None:
+            self.retrier.failed(at_s, arrival_s, endpoint, timed_out=True)
 
     def close_interval(self, now: float) -> IntervalRow:
         """Reduce the buffers of the interval that ends at ``now`` to one row."""

@@ -21,6 +21,7 @@ from sim.model.cluster import Cluster
 from sim.model.faults import Faults
 from sim.model.kernel import RequestLane
 from sim.model.recorder import Recorder
+from sim.model.retries import Retrier
 from sim.model.source import ArrivalBatches
 from sim.traffic import ArrivalGenerator
 
@@ -38,6 +39,7 @@ class World:
     lane: RequestLane
     cluster: Cluster
     faults: Faults
+    retrier: Retrier | None = None
 
     def start(self) -> None:
         """Let requests flow and schedule the scenario's faults (after the initial capacity)."""
@@ -87,4 +89,13 @@ def build_world(
         boot_rng=rngs["boot"],
     )
     faults = Faults(env, cluster, rngs["faults"])
-    return World(scenario, rules, env, recorder, balancer, arrivals, lane, cluster, faults)
+    retrier = None
+    if scenario.service.retries.max_attempts > 1:
+        retrier = Retrier(
+            scenario.service.retries,
+            [endpoint.cpu_demand_s for endpoint in endpoints],
+            rngs["retries"],
+            scenario.warmup_s,
+        )
+        retrier.connect(lane, balancer, recorder)
+    return World(scenario, rules, env, recorder, balancer, arrivals, lane, cluster, faults, retrier)

@@ -1,0 +1,169 @@
+"""Clients that retry: amplification, budgets, back-off and conservation of attempts.
+
+The reference case: two replicas behind a random balancer, one of them on a node that crashed
+and that nothing has noticed yet, so every attempt independently lands on the dead one (an
+instant 5xx) with probability p = 1/2. With up to n attempts a user request makes
+1 + p + … + p^(n−1) attempts on average and fails after all of them with probability p^n.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+import sim
+from sim.config.schema import Retries
+from sim.model.retries import Retrier
+
+RATE_RPS = 200.0
+DURATION_S = 50.0  # the balancer's health check would notice the dead node only at 60 s
+
+
+def _scenario(retries: dict[str, Any] | None = None, **overrides: Any) -> sim.Scenario:
+    data: dict[str, Any] = {
+        "name": "retries",
+        "duration_s": DURATION_S,
+        "sample_interval_s": 10,
+        "service": {
+            "endpoints": [
+                {"name": "api", "weight": 1, "cpu_demand_s": {"dist": "constant", "value": 0.001}}
+            ],
+            "timeout_s": 10,
+            "initial_replicas": 2,
+            "container": {"concurrency": 64, "cpu_request_m": 1000, "cpu_limit_m": None},
+            "retries": retries or {},
+        },
+        "cluster": {"node_type": "m5.large", "initial_nodes": 2},
+        "load_balancer": {"algorithm": "random"},
+        "traffic": {"rate_rps": RATE_RPS},
+        "policy": {"name": "static"},
+        "faults": [{"kind": "node_crash", "at_s": 0, "node": 1}],
+    }
+    return sim.Scenario.model_validate(data).with_overrides(overrides)
+
+
+NO_WAIT = {"base_s": 0.01, "jitter": "none"}
+
+
+@pytest.mark.parametrize("max_attempts", [1, 2, 3, 5])
+def test_amplification_at_a_known_failure_probability(max_attempts: int) -> None:
+    p = 0.5
+    result = sim.run(_scenario({"max_attempts": max_attempts, "backoff": NO_WAIT}), seed=3)
+    summary = result.summary
+    users = summary["requests"]
+    # Attempts X of one user request: P(X = k) = p^(k−1)(1 − p) for k < n, P(X = n) = p^(n−1).
+    chances = [p ** (k - 1) * (1 - p) for k in range(1, max_attempts)] + [p ** (max_attempts - 1)]
+    values = np.arange(1, max_attempts + 1)
+    attempts_per_user = float(np.dot(chances, values))
+    assert attempts_per_user == pytest.approx((1 - p**max_attempts) / (1 - p))
+    variance = float(np.dot(chances, values**2)) - attempts_per_user**2
+    tolerance = 4 * math.sqrt(variance / users) + 1e-12
+    assert summary["amplification"] == pytest.approx(attempts_per_user, abs=tolerance)
+    failure = p**max_attempts
+    assert summary["user_error_rate"] == pytest.approx(
+        failure, abs=4 * math.sqrt(failure * (1 - failure) / users)
+    )
+    # Per attempt, half fail whatever the limit.
+    assert summary["error_rate"] == pytest.approx(p, abs=4 * math.sqrt(0.25 / summary["attempts"]))
+
+
+def test_attempts_are_conserved() -> None:
+    summary = sim.run(_scenario({"max_attempts": 4, "backoff": NO_WAIT}), seed=5).summary
+    outcomes = summary["completed"] + summary["rejected"] + summary["timed_out"]
+    assert outcomes + summary["in_flight"] == summary["attempts"]
+    assert summary["attempts"] == summary["requests"] + summary["retries"]
+
+
+def test_without_retries_attempts_are_requests_and_user_errors_are_errors() -> None:
+    summary = sim.run(_scenario(), seed=3).summary
+    assert summary["retries"] == 0
+    assert summary["attempts"] == summary["requests"]
+    assert summary["amplification"] == 1.0
+    assert summary["user_error_rate"] == summary["error_rate"]
+
+
+def test_only_the_listed_outcomes_are_retried() -> None:
+    # The dead replica answers with an error, which a timeout-only policy does not retry.
+    summary = sim.run(_scenario({"max_attempts": 3, "on": ["timeout"]}), seed=3).summary
+    assert summary["retries"] == 0
+
+
+def test_a_budget_caps_retries_per_first_attempt() -> None:
+    ratio = 0.1
+    retries = {"max_attempts": 5, "backoff": NO_WAIT, "budget_ratio": ratio}
+    summary = sim.run(_scenario(retries), seed=3).summary
+    # Every first attempt pays `ratio` in; the reserve holds at most 10 retries.
+    assert 0 < summary["retries"] <= ratio * summary["requests"] + 10
+    unbudgeted = sim.run(_scenario({"max_attempts": 5, "backoff": NO_WAIT}), seed=3).summary
+    assert summary["user_error_rate"] > unbudgeted["user_error_rate"]
+
+
+def test_a_retry_is_sent_its_back_off_after_the_failure() -> None:
+    retries = {"max_attempts": 3, "backoff": {"base_s": 0.25, "jitter": "none"}}
+    result = sim.run(
+        _scenario(retries, duration_s=5, sample_interval_s=1), seed=3, record_requests=True
+    )
+    requests = result.requests
+    assert requests is not None
+    first_failures = requests[(requests["attempt"] == 1) & (requests["outcome"] == "rejected")]
+    second = requests[requests["attempt"] == 2]
+    assert len(second) > 0
+    # Back-off before retry k: base × 2^(k−1); each retry leaves when its failure plus that.
+    sent_s = np.sort(second["arrival_s"].to_numpy())
+    expected_s = np.sort(first_failures["end_s"].to_numpy() + 0.25)
+    expected_s = expected_s[expected_s < 5]
+    assert sent_s == pytest.approx(expected_s)
+    third = requests[requests["attempt"] == 3]
+    second_failures = second[second["outcome"] == "rejected"]
+    expected_third_s = np.sort(second_failures["end_s"].to_numpy() + 0.5)
+    assert np.sort(third["arrival_s"].to_numpy()) == pytest.approx(
+        expected_third_s[expected_third_s < 5]
+    )
+    assert set(requests["endpoint"]) == {"api"}
+
+
+BACKOFF_CASES = {
+    # retry, base, cap → ceiling
+    "first retry waits the base": (1, 1.0, 20.0, 1.0),
+    "doubles per retry": (3, 1.0, 20.0, 4.0),
+    "capped": (6, 1.0, 20.0, 20.0),
+    "just under the cap": (5, 1.0, 20.0, 16.0),
+}
+
+
+@pytest.mark.parametrize(
+    ("retry", "base", "cap", "ceiling"), BACKOFF_CASES.values(), ids=list(BACKOFF_CASES)
+)
+def test_backoff(retry: int, base: float, cap: float, ceiling: float) -> None:
+    settings = Retries.model_validate(
+        {"max_attempts": 10, "backoff": {"base_s": base, "cap_s": cap, "jitter": "none"}}
+    )
+    retrier = Retrier(settings, [], np.random.default_rng(0), 0.0)
+    assert retrier.backoff_s(retry) == ceiling
+    jittered = Retrier(
+        Retries.model_validate({"max_attempts": 10, "backoff": {"base_s": base, "cap_s": cap}}),
+        [],
+        np.random.default_rng(0),
+        0.0,
+    )
+    draws = np.array([jittered.backoff_s(retry) for _ in range(2000)])
+    assert draws.min() >= 0 and draws.max() <= ceiling
+    assert draws.mean() == pytest.approx(ceiling / 2, rel=0.1)  # full jitter: uniform on [0, c]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("service.retries.max_attempts", 0, "greater than or equal to 1"),
+        ("service.retries.backoff.base_s", float("nan"), "finite"),
+        ("service.retries.budget_ratio", -0.5, "greater than 0"),
+        ("service.retries.on", ["timeout", "reset"], "timeout"),
+        ("service.retries.backoff.jitter", "equal", "full"),
+    ],
+)
+def test_bad_retry_settings_are_one_clear_error(field: str, value: Any, words: str) -> None:
+    with pytest.raises(sim.InputError, match=words):
+        _scenario().with_overrides({field: value})
