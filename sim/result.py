@@ -24,6 +24,7 @@ import yaml
 from sim.config.errors import InputError
 from sim.config.loading import validate_scenario
 from sim.config.schema import Scenario
+from sim.config.yaml_loader import load_yaml
 from sim.measure.metrics import SUMMARY_METRICS
 from sim.version import __version__
 
@@ -111,7 +112,7 @@ class Result:
         if missing:
             raise InputError(f"incomplete result: {', '.join(missing)} missing", file=path)
         metadata = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
-        scenario_data = yaml.safe_load((path / "scenario.yaml").read_text(encoding="utf-8"))
+        scenario_data = load_yaml((path / "scenario.yaml").read_text(encoding="utf-8"))
         scenario = validate_scenario(scenario_data, file=path / "scenario.yaml")
         source_dir = metadata.pop("scenario_source_dir", None)
         if source_dir is not None:

@@ -167,3 +167,32 @@ def test_backoff(retry: int, base: float, cap: float, ceiling: float) -> None:
 def test_bad_retry_settings_are_one_clear_error(field: str, value: Any, words: str) -> None:
     with pytest.raises(sim.InputError, match=words):
         _scenario().with_overrides({field: value})
+
+
+def test_a_scenario_file_spells_the_retried_outcomes_under_on(tmp_path: Any) -> None:
+    # YAML 1.1 reads the key `on` as True; scenarios are read with YAML 1.2's booleans, and
+    # boolean fields still take yes/no.
+    path = tmp_path / "retrying.yaml"
+    path.write_text(
+        "name: retrying\n"
+        "duration_s: 60\n"
+        "service:\n"
+        "  endpoints: [{name: api, weight: 1, cpu_demand_s: {dist: constant, value: 0.01}}]\n"
+        "  retries: {max_attempts: 3, on: [timeout]}\n"
+        "cluster: {image_cached_on_initial_nodes: no}\n"
+        "traffic: {rate_rps: 1}\n",
+        encoding="utf-8",
+    )
+    scenario = sim.load_scenario(path)
+    assert scenario.service.retries.on == ("timeout",)
+    assert scenario.cluster.image_cached_on_initial_nodes is False
+    again = scenario.with_overrides({"service.retries.on": ["error"]})
+    assert again.service.retries.on == ("error",)
+
+
+def test_a_saved_result_keeps_the_retried_outcomes(tmp_path: Any) -> None:
+    scenario = _scenario({"max_attempts": 2, "on": ["error"]}, duration_s=10)
+    result = sim.run(scenario, seed=1)
+    result.save(tmp_path / "run")
+    loaded = sim.Result.load(tmp_path / "run")
+    assert loaded.scenario.service.retries.on == ("error",)

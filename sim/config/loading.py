@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from sim.config.errors import ScenarioError
 from sim.config.schema import Scenario
+from sim.config.yaml_loader import load_yaml
 
 # Union tags that pydantic puts into an error's location; they are not field names.
 _UNION_TAGS = {
@@ -45,7 +46,7 @@ def load_scenario(path: str | Path) -> Scenario:
     except OSError as error:
         raise ScenarioError(f"cannot read scenario file ({error.strerror})", file=path) from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as error:
         # The context mark is where the broken construct starts (an unclosed bracket), which
         # is where the mistake is; the problem mark is where the parser gave up.

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from sim.config.errors import ScenarioError
+from sim.config.yaml_loader import load_yaml
 
 if TYPE_CHECKING:
     from sim.config.schema import Scenario
@@ -76,7 +77,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     if not separator or not key.strip():
         raise ScenarioError(f"expected key=value, got {text!r}", field="--set")
     try:
-        value = yaml.safe_load(raw)
+        value = load_yaml(raw)
     except yaml.YAMLError:
         value = raw
     return key.strip(), value
