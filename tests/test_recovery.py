@@ -147,3 +147,72 @@ def test_static_recovers_from_a_crash_when_the_balancer_gives_up_on_the_dead_nod
         },
     )
     assert sim.run(scenario, seed=4).summary["recovery_s"] == 60.0
+
+
+# --- abandoned work -----------------------------------------------------------------------------
+
+
+def _overload(cancel: bool) -> sim.Scenario:
+    # One worker on its own core, constant 0.1 s per request (μ = 10/s), Poisson arrivals at
+    # λ₀ = 5/s, ×3 (λ = 15/s) for 300 s from t₀ = 600 s; an unbounded queue; clients give up
+    # after T = 5 s.
+    return _scenario(
+        duration_s=1800,
+        **{
+            "service.timeout_s": 5,
+            "service.container.queue_limit": 100_000,
+            "service.cancel_on_timeout": cancel,
+            "slo.latency_s": 5.0,
+            "traffic.surges": [{"start_s": 600, "hold_s": 300, "multiplier": 3}],
+        },
+    )
+
+
+def _mean(result: sim.Result, column: str, start_s: float, end_s: float) -> float:
+    rows = result.timeseries[
+        (result.timeseries["time_s"] > start_s) & (result.timeseries["time_s"] <= end_s)
+    ]
+    return float(rows[column].mean())
+
+
+def test_a_server_that_works_for_clients_that_left_collapses_and_recovers_late() -> None:
+    # Theory (FCFS, no cancellation): the backlog grows at λ − μ = 5/s, so a request arriving
+    # x s into the surge waits x(λ − μ)/μ; past x = Tμ/(λ − μ) = 10 s every answer reaches a
+    # client that has left: goodput falls to 0 while the server stays busy, all its CPU
+    # wasted. When the surge ends at t₁ = 900 s the backlog B = (λ − μ)·300 = 1500 drains at
+    # μ − λ₀ = 5/s; arrivals see waits under T again once it is below Tμ = 50, after
+    # (B − Tμ)/(μ − λ₀) = 290 s, and the SLO (no timeouts) returns then.
+    result = sim.run(_overload(cancel=False), seed=4)
+    assert _mean(result, "goodput_rps", 630, 1170) < 0.2
+    assert _mean(result, "throughput_rps", 630, 1170) == pytest.approx(10.0, rel=0.03)
+    assert _mean(result, "wasted_cpu_s", 630, 1170) == pytest.approx(10.0, rel=0.03)  # per 10 s
+    assert _mean(result, "goodput_rps", 1250, 1800) == pytest.approx(5.0, rel=0.1)
+    assert result.summary["recovery_s"] == pytest.approx(290.0, abs=30.0)
+
+
+def test_a_server_that_cancels_at_the_deadline_keeps_part_of_its_goodput() -> None:
+    # With deadline propagation the requests whose clients left are dropped unserved, but the
+    # oldest request still waiting has little patience left: with Poisson arrivals at λ its
+    # remaining patience is at least an exponential(λ) draw, so at least a share e^(−λd) of
+    # the requests started finish in time, a goodput of at least λe^(−λd)/(1 − e^(−λd)) =
+    # 4.3/s (15 × 0.223 / 0.777), short of μ = 10/s. The server is never idle: the CPU it
+    # does not spend on answers that arrive in time is wasted (busy time = useful + wasted).
+    result = sim.run(_overload(cancel=True), seed=4)
+    lambda_rps, demand_s = 15.0, 0.1
+    floor_rps = (
+        lambda_rps * math.exp(-lambda_rps * demand_s) / (1 - math.exp(-lambda_rps * demand_s))
+    )
+    goodput_rps = _mean(result, "goodput_rps", 630, 900)
+    assert floor_rps < goodput_rps < 10.0
+    wasted_per_s = _mean(result, "wasted_cpu_s", 630, 900) / 10
+    assert goodput_rps * demand_s + wasted_per_s == pytest.approx(1.0, abs=0.02)
+    assert result.summary["recovery_s"] < 30.0
+    collapsed = sim.run(_overload(cancel=False), seed=4)
+    assert _mean(collapsed, "goodput_rps", 630, 900) < goodput_rps / 10
+
+
+@pytest.mark.parametrize("cancel", [False, True], ids=["works on", "cancels"])
+def test_outcomes_are_conserved_with_abandoned_work(cancel: bool) -> None:
+    summary = sim.run(_overload(cancel), seed=4).summary
+    outcomes = summary["completed"] + summary["rejected"] + summary["timed_out"]
+    assert outcomes + summary["in_flight"] == summary["attempts"]

@@ -152,10 +152,18 @@ class Service(_Model):
     ``proxy_read_timeout``: a request not answered by then counts as timed out.
     ``initial_replicas`` defaults to 1, the Kubernetes Deployment default. ``retries``: how
     its clients retry (by default they do not).
+
+    ``cancel_on_timeout``: whether the server stops working on a request when its client
+    gives up. By default it does not, as thread-per-request servers behave: Tomcat and
+    gunicorn's sync workers notice a closed connection only when they write the answer, so a
+    request whose client left still waits its turn and runs to the end, and its CPU is wasted
+    (``wasted_cpu_s``). ``true`` models deadline propagation (gRPC deadlines, a proxy that
+    cancels the upstream request): the request leaves the queue or service at the timeout.
     """
 
     endpoints: tuple[Endpoint, ...] = Field(min_length=1)
     timeout_s: float = Field(default=60, gt=0)
+    cancel_on_timeout: bool = False
     container: Container = Container()
     initial_replicas: int = Field(default=1, ge=0)
     retries: Retries = Retries()

@@ -91,7 +91,8 @@ def timeseries(world: World, sampler: Sampler) -> pd.DataFrame:
     frame.insert(1, "arrivals", counts)
     span_s = frame["time_s"].diff().fillna(frame["time_s"].iloc[0])
     frame["arrival_rate_rps"] = frame["arrivals"] / span_s
-    frame["throughput_rps"] = frame["completed"] / span_s
+    frame["throughput_rps"] = (frame["completed"] + frame["late_answers"]) / span_s
+    frame["goodput_rps"] = frame["completed"] / span_s
     slo = world.scenario.slo
     resolved = frame["completed"] + frame["rejected"] + frame["timed_out"]
     frame["error_rate"] = ((frame["rejected"] + frame["timed_out"]) / resolved).fillna(0.0)
@@ -169,6 +170,8 @@ def summary(
             "rejected_no_replica": recorder.summary_rejected[NO_REPLICA],
             "rejected_queue_full": recorder.summary_rejected[QUEUE_FULL],
             "rejected_fault": recorder.summary_rejected[FAULT],
+            "goodput_rps": completed / (scenario.duration_s - warmup_s),
+            "wasted_cpu_s": recorder.summary_wasted_cpu_s,
             "requests_within_slo": (
                 within_slo * completed / resolved if resolved and completed else 0.0
             ),

@@ -432,6 +432,7 @@ class Cluster:
             concurrency=concurrency,
             queue_limit=spec.queue_limit,
             timeout_s=self.scenario.service.timeout_s,
+            cancel_on_timeout=self.scenario.service.cancel_on_timeout,
             cpu_limit_m=cpu_limit_m,
             cpu_request_m=spec.cpu_request_m,
             memory_request_mib=spec.memory_request_mib,

@@ -43,7 +43,8 @@ FINISH_S = 0  # when it is done: a virtual time under processor sharing, a time 
 ARRIVAL_S = 1  # when its client sent it
 ENDPOINT = 2  # the index of its endpoint
 LIVE = 3  # False once it has left (done, given up, lost)
-STARTED_S = 4  # dedicated cores only: when it started
+STARTED_S = 4  # dedicated cores: when it started
+DEMAND_S = 4  # processor sharing: its CPU demand (the same place; the layouts never mix)
 # A waiting request is a tuple (arrival_s, demand_s, endpoint) in the FCFS accept queue.
 QUEUED_ARRIVAL_S = 0
 
@@ -75,6 +76,7 @@ class Container:
         "_warmup_s",
         "alloc_cores",
         "busy",
+        "cancel_after_s",
         "concurrency",
         "cpu_used_core_s",
         "created_s",
@@ -115,6 +117,7 @@ class Container:
         concurrency: int,
         queue_limit: int,
         timeout_s: float,
+        cancel_on_timeout: bool = False,
         cpu_limit_m: int | None,
         cpu_request_m: int,
         memory_request_mib: int,
@@ -132,6 +135,9 @@ class Container:
         self.concurrency = concurrency
         self.queue_limit = queue_limit
         self.timeout_s = timeout_s
+        # When the server stops working for a client that left: at its timeout when deadlines
+        # propagate, never for a thread-per-request server (the default).
+        self.cancel_after_s = timeout_s if cancel_on_timeout else math.inf
         self.limit_m = cpu_limit_m  # None: as much as the node has
         self.request_m = cpu_request_m
         self.memory_request_mib = memory_request_mib
@@ -190,9 +196,10 @@ class Container:
         """
         busy = self.busy
         if self.dedicated and busy < self.concurrency:
-            # A core of its own: it leaves when its demand is done or its client gives up.
+            # A core of its own: it leaves when its demand is done (or its client gives up and
+            # the work is cancelled).
             finish_s = now + demand_s
-            deadline_s = now + self.timeout_s
+            deadline_s = now + self.cancel_after_s
             entry = [finish_s, now, endpoint, True, now]
             self._start_sum_s += now
             heappush(
@@ -212,7 +219,7 @@ class Container:
                 self.virtual_s += self.rate * elapsed
                 self.cpu_used_core_s += self.alloc_cores * elapsed
                 self.virtual_at_s = now
-            entry = [self.virtual_s + demand_s, now, endpoint, True]
+            entry = [self.virtual_s + demand_s, now, endpoint, True, demand_s]
             heap = self.heap
             heappush(heap, entry)
             in_service = self.in_service
@@ -237,7 +244,7 @@ class Container:
                 # It was idle: the newcomer alone sets the wake-up (_reschedule, inlined).
                 rate = self.rate
                 next_s = now + (entry[FINISH_S] - self.virtual_s) / rate if rate > 0 else _INFINITY
-                deadline_s = now + self.timeout_s
+                deadline_s = now + self.cancel_after_s
                 if deadline_s < next_s:
                     next_s = deadline_s
                 if next_s < self.wakeup_s:
@@ -247,8 +254,8 @@ class Container:
                 self._reschedule(now)
             return
         queue = self.queue
-        if queue and queue[0][QUEUED_ARRIVAL_S] + self.timeout_s <= now:
-            self._expire_queue_head(now)
+        if queue and queue[0][QUEUED_ARRIVAL_S] + self.cancel_after_s <= now:
+            self._expire_queue_head(now, self.cancel_after_s)
         if len(queue) < self.queue_limit:
             queue.append((now, demand_s, endpoint))
         else:
@@ -275,20 +282,24 @@ class Container:
             latency_append = self._latency_append
             warmup_s = self._warmup_s
             log = self._log
+            late_after_s = self.timeout_s + FLOAT_SLACK
             while heap and heap[0][FINISH_S] <= limit:
                 entry = heappop(heap)
                 if entry[LIVE]:
                     entry[LIVE] = False
                     busy -= 1
                     arrival_s = entry[ARRIVAL_S]
+                    if now - arrival_s > late_after_s:  # its client left: the answer is lost
+                        self._late(now, entry, entry[DEMAND_S])
+                        continue
                     latency_append(now - arrival_s)
                     if arrival_s < warmup_s:  # also counted apart, to leave out of the summary
                         self._warmup_latency_append(now - arrival_s)
                     if log is not None:
                         log.append((arrival_s, now, entry[ENDPOINT], self.index, COMPLETED))
-        # Clients that gave up while their request was in service.
+        # Requests whose clients gave up while in service, where the server cancels them.
         in_service = self.in_service
-        cut = now - self.timeout_s
+        cut = now - self.cancel_after_s
         given_up_s = cut + FLOAT_SLACK
         while in_service and (not in_service[0][LIVE] or in_service[0][ARRIVAL_S] <= given_up_s):
             entry = in_service.popleft()
@@ -298,7 +309,10 @@ class Container:
                 self._recorder.time_out(
                     entry[ARRIVAL_S] + self.timeout_s, entry[ARRIVAL_S], entry[ENDPOINT], self.index
                 )
-        # Free worker slots take the oldest waiting requests whose clients are still there.
+                spent_s = entry[DEMAND_S] - (entry[FINISH_S] - virtual_s)
+                self._recorder.waste(entry[ARRIVAL_S], spent_s if spent_s > 0 else 0.0)
+        # Free worker slots take the oldest waiting requests (whose clients are still there,
+        # where the server cancels; all of them, where it does not).
         queue = self.queue
         if queue:
             concurrency = self.concurrency
@@ -309,7 +323,7 @@ class Container:
                         arrival_s + self.timeout_s, arrival_s, endpoint, self.index
                     )
                     continue
-                entry = [virtual_s + demand_s, arrival_s, endpoint, True]
+                entry = [virtual_s + demand_s, arrival_s, endpoint, True, demand_s]
                 heappush(heap, entry)
                 in_service.append(entry)
                 busy += 1
@@ -332,7 +346,7 @@ class Container:
             next_s = now + (heap[0][FINISH_S] - virtual_s) / rate if rate > 0 else _INFINITY
             while not in_service[0][LIVE]:
                 in_service.popleft()
-            deadline_s = in_service[0][ARRIVAL_S] + self.timeout_s
+            deadline_s = in_service[0][ARRIVAL_S] + self.cancel_after_s
             if deadline_s < next_s:
                 next_s = deadline_s
             if next_s < now:
@@ -345,25 +359,29 @@ class Container:
                 self._drained()
 
     def depart(self, now: float, entry: list[Any]) -> None:
-        """A dedicated-core request ends: done, or given up by its client."""
+        """A dedicated-core request ends: done (in time, or too late for its client), or
+        cancelled when its client gave up."""
         if not entry[LIVE]:
             return  # lost in a crash, or converted to processor sharing
         entry[LIVE] = False
         self.cpu_used_core_s += now - entry[STARTED_S]  # one core since it started
         self._start_sum_s -= entry[STARTED_S]
         arrival_s = entry[ARRIVAL_S]
-        if entry[FINISH_S] <= now + FLOAT_SLACK:
+        if entry[FINISH_S] > now + FLOAT_SLACK:  # cancelled at its client's timeout
+            self._recorder.time_out(now, arrival_s, entry[ENDPOINT], self.index)
+            self._recorder.waste(arrival_s, now - entry[STARTED_S])
+        elif now - arrival_s > self.timeout_s + FLOAT_SLACK:  # its client left: answer lost
+            self._late(now, entry, now - entry[STARTED_S])
+        else:
             self._latency_append(now - arrival_s)
             if arrival_s < self._warmup_s:  # also counted apart, to leave out of the summary
                 self._warmup_latency_append(now - arrival_s)
             if self._log is not None:
                 self._log.append((arrival_s, now, entry[ENDPOINT], self.index, COMPLETED))
-        else:
-            self._recorder.time_out(now, arrival_s, entry[ENDPOINT], self.index)
         busy = self.busy - 1
         queue = self.queue
         if queue:
-            cut = now - self.timeout_s
+            cut = now - self.cancel_after_s
             lane_heap = self._lane_heap
             while queue and busy < self.concurrency:
                 arrival_s, demand_s, endpoint = queue.popleft()
@@ -373,7 +391,7 @@ class Container:
                     )
                     continue
                 finish_s = now + demand_s
-                deadline_s = arrival_s + self.timeout_s
+                deadline_s = arrival_s + self.cancel_after_s
                 started = [finish_s, arrival_s, endpoint, True, now]
                 self._start_sum_s += now
                 heappush(
@@ -422,16 +440,32 @@ class Container:
                     now,
                 ]
                 self._lane.depart_at(
-                    min(fresh[FINISH_S], entry[ARRIVAL_S] + self.timeout_s), self, fresh
+                    min(fresh[FINISH_S], entry[ARRIVAL_S] + self.cancel_after_s), self, fresh
                 )
             else:
-                fresh = [max(0.0, entry[FINISH_S] - now), entry[ARRIVAL_S], entry[ENDPOINT], True]
+                # Its demand as a shared request: what it had left, plus what it had used
+                # (known from its start only if it was not converted before).
+                left_s = max(0.0, entry[FINISH_S] - now)
+                fresh = [
+                    left_s,
+                    entry[ARRIVAL_S],
+                    entry[ENDPOINT],
+                    True,
+                    entry[FINISH_S] - entry[STARTED_S],
+                ]
                 heappush(self.heap, fresh)
                 self.in_service.append(fresh)
 
-    def _expire_queue_head(self, now: float) -> None:
+    def _late(self, now: float, entry: list[Any], spent_s: float) -> None:
+        """A request done after its client gave up: its timeout, and its CPU wasted."""
+        arrival_s = entry[ARRIVAL_S]
+        self._recorder.late(now, arrival_s + self.timeout_s, arrival_s, entry[ENDPOINT], self.index)
+        self._recorder.waste(arrival_s, spent_s)
+
+    def _expire_queue_head(self, now: float, after_s: float) -> None:
+        """Count the waiting requests whose clients gave up ``after_s`` after sending them."""
         queue = self.queue
-        cut = now - self.timeout_s
+        cut = now - after_s
         while queue and queue[0][QUEUED_ARRIVAL_S] <= cut:
             arrival_s, _, endpoint = queue.popleft()
             self._recorder.time_out(arrival_s + self.timeout_s, arrival_s, endpoint, self.index)
@@ -533,7 +567,7 @@ class Container:
         in_service = self.in_service
         while not in_service[0][LIVE]:
             in_service.popleft()
-        deadline_s = in_service[0][ARRIVAL_S] + self.timeout_s
+        deadline_s = in_service[0][ARRIVAL_S] + self.cancel_after_s
         if deadline_s < next_s:
             next_s = deadline_s
         if next_s < now:
@@ -566,9 +600,16 @@ class Container:
             else:
                 self._recorder.reject(now, arrival_s, endpoint, self.index, reason)
                 lost += 1
+        uncancelled = self.cancel_after_s == _INFINITY
         for entry in self._serving():
             entry[LIVE] = False
-            self._recorder.reject(now, entry[ARRIVAL_S], entry[ENDPOINT], self.index, reason)
+            arrival_s = entry[ARRIVAL_S]
+            if uncancelled and arrival_s <= cut:  # still worked on, for a client long gone
+                self._recorder.time_out(
+                    arrival_s + self.timeout_s, arrival_s, entry[ENDPOINT], self.index
+                )
+                continue
+            self._recorder.reject(now, arrival_s, entry[ENDPOINT], self.index, reason)
             lost += 1
         self.queue.clear()
         self.heap.clear()
@@ -615,13 +656,20 @@ class Container:
         """Settle requests whose clients gave up before the run ended (the rest stay in flight)."""
         self._advance(end_s)
         serving = self._serving()
+        cut = end_s - self.timeout_s + FLOAT_SLACK
+        for entry in serving:
+            if entry[ARRIVAL_S] <= cut:  # the CPU it used so far went to a client now gone
+                if self.dedicated:
+                    spent_s = end_s - entry[STARTED_S]
+                else:
+                    spent_s = max(0.0, entry[DEMAND_S] - (entry[FINISH_S] - self.virtual_s))
+                self._recorder.waste(entry[ARRIVAL_S], spent_s)
         if self.dedicated:
             self.cpu_used_core_s = self.cpu_used_until(end_s)
             for entry in serving:
                 entry[STARTED_S] = end_s  # counted up to here
             self._start_sum_s = end_s * len(serving)
-        self._expire_queue_head(end_s)
-        cut = end_s - self.timeout_s + FLOAT_SLACK
+        self._expire_queue_head(end_s, self.timeout_s)
         for entry in serving:
             if entry[ARRIVAL_S] <= cut:
                 entry[LIVE] = False

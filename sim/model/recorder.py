@@ -46,6 +46,8 @@ class IntervalRow:
     latency_p95_s: float
     latency_p99_s: float
     latency_slo_s: float
+    late_answers: int = 0
+    wasted_cpu_s: float = 0.0
 
 
 @dataclass
@@ -60,6 +62,9 @@ class Recorder:
     request_log: list[tuple[float, float, int, int, int]] | None = None
     interval_rejected: int = 0
     interval_timed_out: int = 0
+    interval_late_answers: int = 0
+    interval_wasted_cpu_s: float = 0.0
+    summary_wasted_cpu_s: float = 0.0
     # Outcomes dated before the current interval began (timeouts noticed late), by row index.
     late_timed_out: dict[int, int] = field(default_factory=dict)
     summary_histogram: np.ndarray = field(
@@ -106,6 +111,20 @@ class Recorder:
         if self.retrier is not None:
             self.retrier.failed(at_s, arrival_s, endpoint, timed_out=True)
 
+    def late(
+        self, now: float, at_s: float, arrival_s: float, endpoint: int, container: int
+    ) -> None:
+        """An answer finished at ``now`` for a client that gave up at ``at_s``: the client's
+        timeout (counted then), and an answer nobody receives."""
+        self.interval_late_answers += 1
+        self.time_out(at_s, arrival_s, endpoint, container)
+
+    def waste(self, arrival_s: float, cpu_s: float) -> None:
+        """CPU-seconds spent on a request whose client had given up (by the time it left)."""
+        self.interval_wasted_cpu_s += cpu_s
+        if arrival_s >= self.warmup_s:
+            self.summary_wasted_cpu_s += cpu_s
+
     def close_interval(self, now: float) -> IntervalRow:
         """Reduce the buffers of the interval that ends at ``now`` to one row."""
         latencies = np.asarray(self.latencies_s, dtype=np.float64)
@@ -136,9 +155,13 @@ class Recorder:
             latency_p95_s=percentiles[1],
             latency_p99_s=percentiles[2],
             latency_slo_s=percentiles[3],
+            late_answers=self.interval_late_answers,
+            wasted_cpu_s=self.interval_wasted_cpu_s,
         )
         self.rows.append(row)
         self.interval_rejected = 0
         self.interval_timed_out = 0
+        self.interval_late_answers = 0
+        self.interval_wasted_cpu_s = 0.0
         self.interval_start_s = now
         return row
