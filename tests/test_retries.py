@@ -9,6 +9,7 @@ instant 5xx) with probability p = 1/2. With up to n attempts a user request make
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -196,3 +197,45 @@ def test_a_saved_result_keeps_the_retried_outcomes(tmp_path: Any) -> None:
     result.save(tmp_path / "run")
     loaded = sim.Result.load(tmp_path / "run")
     assert loaded.scenario.service.retries.on == ("error",)
+
+
+# --- the retry storm of the scenario library ------------------------------------------------------
+
+STORM = Path(__file__).resolve().parents[1] / "scenarios" / "retry_storm.yaml"
+STORM_FIXES = {
+    # override → the service recovers
+    "a retry budget of 0.1": {"service.retries.budget_ratio": 0.1},
+    "deadline propagation": {"service.cancel_on_timeout": True},
+    "no retries": {"service.retries.max_attempts": 1},
+}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_retry_storm_outlasts_its_trigger(seed: int) -> None:
+    # Theory: once every attempt times out (the queue's wait passes 2 s) each user request
+    # makes 4 attempts, 28 × 4 = 112/s offered to a server of 40/s, and the server spends it
+    # all on clients that left: nothing drains the queue after the one-minute trigger ends.
+    # Back-off spreads the retries out but keeps every one of them, so it changes nothing.
+    scenario = sim.load_scenario(STORM)
+    backed_off = scenario.with_overrides(
+        {"service.retries.backoff": {"base_s": 1.0, "cap_s": 20.0, "jitter": "full"}}
+    )
+    for storm in (scenario, backed_off):
+        result = sim.run(storm, seed=seed)
+        assert result.summary["recovery_s"] == math.inf
+        assert result.summary["amplification"] > 3.0
+        late = result.timeseries[result.timeseries["time_s"] > 1200]
+        assert late["goodput_rps"].mean() < 1.0
+        assert late["throughput_rps"].mean() == pytest.approx(40.0, rel=0.05)  # busy for nobody
+
+
+@pytest.mark.parametrize("overrides", STORM_FIXES.values(), ids=list(STORM_FIXES))
+def test_the_retry_storm_is_cured_by_cutting_retries_or_wasted_work(
+    overrides: dict[str, Any],
+) -> None:
+    # A budget caps the offered load at 28 × 1.1 = 30.8/s < 40/s; cancelling at the deadline
+    # stops the server working for nobody; without retries the trigger's backlog just drains.
+    result = sim.run(sim.load_scenario(STORM).with_overrides(overrides), seed=1)
+    assert result.summary["recovery_s"] < 300.0
+    late = result.timeseries[result.timeseries["time_s"] > 1200]
+    assert late["goodput_rps"].mean() == pytest.approx(28.0, rel=0.05)

@@ -65,7 +65,9 @@ def test_scenario_validates_and_runs_under_its_policy_and_kubernetes(path: Path)
         outcomes = (
             summary["completed"] + summary["rejected"] + summary["timed_out"] + summary["in_flight"]
         )
-        assert summary["requests"] == outcomes, policy
+        # Every attempt (a user request's first, or a retry) ends in exactly one outcome.
+        assert summary["attempts"] == outcomes, policy
+        assert summary["attempts"] == summary["requests"] + summary["retries"], policy
 
 
 def test_the_library_replays_a_trace() -> None:
