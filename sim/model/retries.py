@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     from sim.model.kernel import RequestLane
     from sim.model.recorder import Recorder
 
+DRAW_BLOCK = 1024
+"""Retry demands and jitters are drawn this many at a time: one numpy call per block, not
+per retry (the same numbers for the same seed, whatever else the run does)."""
+
 BUDGET_RESERVE = 10.0
 """The most retries a budget holds in reserve (see :class:`~sim.config.schema.Retries`)."""
 
@@ -52,6 +56,7 @@ class Retrier:
         "_balancer",
         "_budget",
         "_budget_counted",
+        "_demand_draws",
         "_demands",
         "_endpoints",
         "_lane",
@@ -60,6 +65,7 @@ class Retrier:
         "_recorder",
         "_rng",
         "_settings",
+        "_uniform_draws",
         "_warmup_s",
         "retries",
         "user_failures",
@@ -76,6 +82,8 @@ class Retrier:
         self._demands = demands
         self._endpoints = len(demands)
         self._rng = rng
+        self._demand_draws: list[list[float]] = [[] for _ in demands]
+        self._uniform_draws: list[float] = []
         self._warmup_s = warmup_s
         self._on_timeout = "timeout" in settings.on
         self._on_error = "error" in settings.on
@@ -128,14 +136,19 @@ class Retrier:
         backoff = self._backoff
         ceiling_s = min(backoff.cap_s, backoff.base_s * 2.0 ** (retry - 1))
         if backoff.jitter == "full":
-            return float(self._rng.uniform(0.0, ceiling_s))
+            if not self._uniform_draws:
+                self._uniform_draws = self._rng.random(DRAW_BLOCK).tolist()
+            return self._uniform_draws.pop() * ceiling_s
         return ceiling_s
 
     def _schedule(self, failed_s: float, endpoint_code: int, retry: int) -> None:
         lane = self._lane
         assert lane is not None, "connect() the retrier to the lane before the run"
         endpoint = endpoint_code % self._endpoints
-        demand_s = float(self._demands[endpoint].sample(self._rng, 1)[0])
+        draws = self._demand_draws[endpoint]
+        if not draws:
+            draws.extend(self._demands[endpoint].sample(self._rng, DRAW_BLOCK).tolist())
+        demand_s = draws.pop()
         # A timeout noticed after its time cannot send its retry in the past.
         send_s = max(failed_s + self.backoff_s(retry), float(lane.env.now))
         lane.depart_at(send_s, self, (demand_s, endpoint_code))  # type: ignore[arg-type]
