@@ -216,3 +216,20 @@ def test_outcomes_are_conserved_with_abandoned_work(cancel: bool) -> None:
     summary = sim.run(_overload(cancel), seed=4).summary
     outcomes = summary["completed"] + summary["rejected"] + summary["timed_out"]
     assert outcomes + summary["in_flight"] == summary["attempts"]
+
+
+@pytest.mark.parametrize("cancel", [False, True], ids=["works on", "cancels"])
+def test_cpu_used_is_useful_plus_wasted(cancel: bool) -> None:
+    # Every CPU-second the server spends goes to an answer that arrives in time (0.1 s each)
+    # or is wasted on a client that left, including work lost when the container crashes
+    # in the middle of the overload; only the requests still in service at the end are in
+    # neither.
+    scenario = _overload(cancel).with_overrides(
+        {"faults": [{"kind": "container_crash", "at_s": 800, "replica": 0}]}
+    )
+    result = sim.run(scenario, seed=4)
+    frame = result.timeseries
+    span_s = frame["time_s"].diff().fillna(frame["time_s"].iloc[0])
+    used_s = float((frame["cpu_utilization"] * 2 * span_s).sum())  # m5.large: 2 vCPUs
+    useful_s = result.summary["completed"] * 0.1
+    assert useful_s + result.summary["wasted_cpu_s"] == pytest.approx(used_s, abs=1.0)

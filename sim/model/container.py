@@ -309,8 +309,7 @@ class Container:
                 self._recorder.time_out(
                     entry[ARRIVAL_S] + self.timeout_s, entry[ARRIVAL_S], entry[ENDPOINT], self.index
                 )
-                spent_s = entry[DEMAND_S] - (entry[FINISH_S] - virtual_s)
-                self._recorder.waste(entry[ARRIVAL_S], spent_s if spent_s > 0 else 0.0)
+                self._recorder.waste(entry[ARRIVAL_S], self._spent_s(entry, now))
         # Free worker slots take the oldest waiting requests (whose clients are still there,
         # where the server cancels; all of them, where it does not).
         queue = self.queue
@@ -455,6 +454,14 @@ class Container:
                 ]
                 heappush(self.heap, fresh)
                 self.in_service.append(fresh)
+
+    def _spent_s(self, entry: list[Any], now: float) -> float:
+        """CPU-seconds a request in service has used by ``now`` (the virtual clock is there)."""
+        if self.dedicated:
+            started_s: float = entry[STARTED_S]
+            return now - started_s
+        spent_s: float = entry[DEMAND_S] - (entry[FINISH_S] - self.virtual_s)
+        return spent_s if spent_s > 0 else 0.0
 
     def _late(self, now: float, entry: list[Any], spent_s: float) -> None:
         """A request done after its client gave up: its timeout, and its CPU wasted."""
@@ -608,6 +615,7 @@ class Container:
                 self._recorder.time_out(
                     arrival_s + self.timeout_s, arrival_s, entry[ENDPOINT], self.index
                 )
+                self._recorder.waste(arrival_s, self._spent_s(entry, now))
                 continue
             self._recorder.reject(now, arrival_s, entry[ENDPOINT], self.index, reason)
             lost += 1
@@ -659,11 +667,7 @@ class Container:
         cut = end_s - self.timeout_s + FLOAT_SLACK
         for entry in serving:
             if entry[ARRIVAL_S] <= cut:  # the CPU it used so far went to a client now gone
-                if self.dedicated:
-                    spent_s = end_s - entry[STARTED_S]
-                else:
-                    spent_s = max(0.0, entry[DEMAND_S] - (entry[FINISH_S] - self.virtual_s))
-                self._recorder.waste(entry[ARRIVAL_S], spent_s)
+                self._recorder.waste(entry[ARRIVAL_S], self._spent_s(entry, end_s))
         if self.dedicated:
             self.cpu_used_core_s = self.cpu_used_until(end_s)
             for entry in serving:
