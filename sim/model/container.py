@@ -8,10 +8,14 @@ The model inside one container:
   core: with ``busy`` requests and ``alloc`` cores, each progresses at
   ``min(1, alloc/busy)`` CPU-seconds per second. ``alloc`` is the container's CPU limit
   capped by its CFS fair share of the node (see :meth:`Node.reallocate`).
-* A client gives up ``timeout_s`` after it sent the request, wherever the request is; the work
-  it already used stays spent. Because the timeout is the same for every request and both the
-  queue and the worker slots are entered in arrival order, the earliest deadline is always at
-  the head of the queue (resp. of the in-service list), so timeouts cost no event of their own.
+* A client gives up ``timeout_s`` after it sent the request, wherever the request is. By
+  default the server does not notice (a thread-per-request server finds out only when it
+  writes the answer): the request waits its turn and runs, its answer reaches no one, and it
+  counts as the client's timeout with its CPU wasted. Where deadlines propagate
+  (``cancel_on_timeout``), the request leaves at the timeout, the work it used still spent:
+  because the timeout is the same for every request and both the queue and the worker slots
+  are entered in arrival order, the earliest deadline is always at the head of the queue
+  (resp. of the in-service list), so cancellations cost no event of their own.
 
 Processor sharing is computed with a virtual clock ``v`` that advances at the per-request rate:
 a request entering service with demand ``d`` finishes when ``v`` reaches ``v_start + d``,
@@ -368,9 +372,9 @@ class Container:
         arrival_s = entry[ARRIVAL_S]
         if entry[FINISH_S] > now + FLOAT_SLACK:  # cancelled at its client's timeout
             self._recorder.time_out(now, arrival_s, entry[ENDPOINT], self.index)
-            self._recorder.waste(arrival_s, now - entry[STARTED_S])
+            self._recorder.waste(arrival_s, self._spent_s(entry, now))
         elif now - arrival_s > self.timeout_s + FLOAT_SLACK:  # its client left: answer lost
-            self._late(now, entry, now - entry[STARTED_S])
+            self._late(now, entry, self._spent_s(entry, now))
         else:
             self._latency_append(now - arrival_s)
             if arrival_s < self._warmup_s:  # also counted apart, to leave out of the summary
