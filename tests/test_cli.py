@@ -171,6 +171,14 @@ BAD_INPUT_CASES = {
         ["run", "tests/data/scenarios/invalid_yaml.yaml"],
         ["invalid_yaml.yaml:3", "invalid YAML"],
     ),
+    "YAML nested too deeply": (
+        ["validate", "tests/data/scenarios/too_deep.yaml"],
+        ["too_deep.yaml", "nested too deeply"],
+    ),
+    "an override nested too deeply": (
+        ["run", BOOKING, "--set", "service=" + "[" * 5000 + "]" * 5000],
+        ["service"],
+    ),
     "not UTF-8": (
         ["validate", "tests/data/scenarios/latin1.yaml"],
         ["latin1.yaml:3", "expected UTF-8 text", "0xe9"],

@@ -54,6 +54,9 @@ def load_scenario(path: str | Path) -> Scenario:
         line = mark.line + 1 if mark is not None else None
         problem = getattr(error, "problem", None) or "not valid YAML"
         raise ScenarioError(f"invalid YAML: {problem}", file=path, line=line) from None
+    except RecursionError:
+        # PyYAML parses nested collections recursively; no scenario nests more than a few deep.
+        raise ScenarioError("invalid YAML: collections nested too deeply", file=path) from None
     if not isinstance(data, dict):
         raise ScenarioError("expected a mapping of scenario fields at the top level", file=path)
     scenario = validate_scenario(data, file=path, line_of=_line_finder(text))

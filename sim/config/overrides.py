@@ -78,6 +78,6 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         raise ScenarioError(f"expected key=value, got {text!r}", field="--set")
     try:
         value = load_yaml(raw)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):  # not YAML: the text itself, which validation names
         value = raw
     return key.strip(), value
