@@ -237,7 +237,7 @@ def format_summary(summary: pd.Series, scenario: Any, policy: str, seed: int) ->
         f"   p95 {_seconds(s['latency_p95_s'])}   p99 {_seconds(s['latency_p99_s'])}",
         f"errors     {s['error_rate']:.2%} of answered requests"
         f" (no replica {s['rejected_no_replica']:,}, queue full {s['rejected_queue_full']:,},"
-        f" lost to faults {s['rejected_fault']:,})",
+        f" lost to faults {s['rejected_fault']:,}, never connected {s['rejected_connect']:,})",
         f"SLO        p{slo.percentile:g} ≤ {slo.latency_s:g} s and errors ≤ "
         f"{slo.max_error_rate:.1%}: met in {s['slo_attainment']:.1%} of intervals"
         f" (violated {s['slo_violation_s']:,.0f} s)",

@@ -119,7 +119,15 @@ def test_booking_scenario_loads(booking: Scenario) -> None:
 DEFAULT_CASES = {
     # name: (attribute path, default)
     "Tomcat maxThreads": ("service.container.concurrency", 200),
-    "Tomcat acceptCount": ("service.container.queue_limit", 100),
+    "Tomcat maxConnections - maxThreads + acceptCount": ("service.container.queue_limit", 8092),
+    "a full backlog drops SYNs": ("service.container.overflow", "drop"),
+    "Tomcat preset": ("service.container.server", "tomcat"),
+    "CFS period 100 ms": ("service.container.cfs_period_s", 0.1),
+    "no start-up CPU": ("service.container.startup_cpu_m", 0),
+    "OkHttp connect timeout": ("service.connect_timeout_s", 10),
+    "balancer does not try the next upstream": ("load_balancer.next_upstream", False),
+    "ingress-nginx proxy-connect-timeout": ("load_balancer.connect_timeout_s", 5.0),
+    "ingress-nginx proxy-next-upstream-tries": ("load_balancer.next_upstream_tries", 3),
     "one core requested": ("service.container.cpu_request_m", 1000),
     "no CPU limit": ("service.container.cpu_limit_m", None),
     "pod termination grace": ("service.container.termination_grace_s", 30),
@@ -150,7 +158,7 @@ def test_defaults_are_filled_in(path: str, expected: Any) -> None:
 def test_defaults_appear_in_the_resolved_dict() -> None:
     resolved = Scenario.model_validate(minimal()).to_dict()
     assert resolved["service"]["container"]["concurrency"] == 200
-    assert resolved["service"]["container"]["queue_limit"] == 100
+    assert resolved["service"]["container"]["queue_limit"] == 8092
     assert resolved["cluster"]["pull_bandwidth_mb_s"] == 8.0
     assert resolved["load_balancer"]["update_delay_s"] == 1.0
 

@@ -62,9 +62,17 @@ def conserved(summary: pd.Series) -> bool:
 CONSERVATION_CASES = {
     "light-load": {},
     "overload-queue-full-and-timeouts": {"traffic.rate_rps": 150},
+    "overload-503s": {"traffic.rate_rps": 150, "service.container.overflow": "reject"},
+    "overload-dropped-syns": {"traffic.rate_rps": 150, "service.connect_timeout_s": 1.5},
     "surge": {"traffic.surges": [{"start_s": 60, "ramp_s": 30, "hold_s": 60, "multiplier": 5}]},
     "node-crash-mid-run": {
         "traffic.rate_rps": 80,
+        "faults": [{"kind": "node_crash", "at_s": 120, "node": 1}],
+    },
+    "node-crash-next-upstream": {
+        "traffic.rate_rps": 80,
+        "load_balancer.next_upstream": True,
+        "load_balancer.connect_timeout_s": 0.5,
         "faults": [{"kind": "node_crash", "at_s": 120, "node": 1}],
     },
     "no-replicas-at-all": {"service.initial_replicas": 0},
@@ -99,9 +107,17 @@ def test_every_arrival_has_exactly_one_outcome_or_is_in_flight(changes: dict) ->
     assert timeseries[["completed", "rejected", "timed_out"]].to_numpy().sum() == ended.sum()
 
 
-def test_overload_produces_each_kind_of_failure() -> None:
-    summary = sim.run(scenario(**{"traffic.rate_rps": 150}), seed=1).summary
-    assert summary["rejected_queue_full"] > 0
+@pytest.mark.parametrize(
+    ("overflow", "refused"), [("reject", "rejected_queue_full"), ("drop", "rejected_connect")]
+)
+def test_overload_produces_each_kind_of_failure(overflow: str, refused: str) -> None:
+    changes = {
+        "traffic.rate_rps": 150,
+        "service.container.overflow": overflow,
+        "service.connect_timeout_s": 1.5,
+    }
+    summary = sim.run(scenario(**changes), seed=1).summary
+    assert summary[refused] > 0
     assert summary["timed_out"] > 0
     assert summary["error_rate"] > 0.05
     assert summary["slo_attainment"] < 1
@@ -153,7 +169,8 @@ def test_node_crash_loses_its_replicas_and_their_requests() -> None:
     assert crash["time_s"].tolist() == [100.0]
     assert crash["target"].tolist() == ["node-0"]
     # static: the balancer's health check (ALB: 2 failures 30 s apart) drops the dead
-    # replicas 60 s later; until then every request routed there fails.
+    # replicas 60 s later; until then every request routed there goes unanswered, and its
+    # client (2 s timeout, shorter than its 10 s connect timeout) gives up.
     unroute = events[events["action"] == "unroute"]
     assert unroute["time_s"].tolist() == [160.0]
     assert unroute["source"].tolist() == ["load-balancer"]
@@ -161,12 +178,15 @@ def test_node_crash_loses_its_replicas_and_their_requests() -> None:
     placed = events[(events["action"] == "ready") & (events["time_s"] == 0.0)]["target"]
     assert placed.tolist() == ["replica-0", "replica-1", "replica-2", "replica-3"]
     dead = frame[frame["replica"].isin([0, 2]) & (frame["arrival_s"] > 100)]  # on node-0
-    assert (dead["outcome"] == "rejected").all()
+    assert (dead["outcome"] == "timed_out").all()
+    assert dead["latency_s"].to_numpy() == pytest.approx(2.0)
     assert dead["arrival_s"].max() <= 160
     # Round robin over four replicas, two of them dead: half the requests go there.
     window = frame[frame["arrival_s"].between(110, 150)]
     assert window["replica"].isin([0, 2]).mean() == pytest.approx(0.5, abs=0.01)
-    assert result.summary["rejected_fault"] >= len(dead)
+    lost = frame[frame["replica"].isin([0, 2]) & (frame["end_s"] == 100)]  # in flight
+    assert len(lost) > 0 and (lost["outcome"] == "rejected").all()
+    assert result.summary["rejected_fault"] == len(lost)
     timeseries = result.timeseries.set_index("time_s")
     assert timeseries.loc[90.0, "replicas_ready"] == 4
     assert timeseries.loc[110.0, "replicas_ready"] == 2

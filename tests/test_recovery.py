@@ -134,9 +134,10 @@ def test_a_scenario_without_surge_or_fault_has_nothing_to_recover_from() -> None
 
 def test_static_recovers_from_a_crash_when_the_balancer_gives_up_on_the_dead_node() -> None:
     # Documented behaviour: an ALB marks a target unhealthy after 2 failed checks 30 s apart,
-    # so requests balanced to the crashed node fail for 60 s; the other node carries the load
-    # alone (ρ = 0.5, where an M/D/1's response passes 1 s with negligible probability). The
-    # crash at 1000 s comes after the surge: recovery is exactly 60 s.
+    # so requests are balanced to the crashed node for 60 s, and the last of them fail when
+    # their client's 10 s connect timeout runs out; the other node carries the load alone
+    # (ρ = 0.5, where an M/D/1's response passes 1 s with negligible probability). The crash
+    # at 1000 s comes after the surge: recovery is exactly 60 + 10 s.
     scenario = _scenario(
         duration_s=1500,
         **{
@@ -146,7 +147,7 @@ def test_static_recovers_from_a_crash_when_the_balancer_gives_up_on_the_dead_nod
             "faults": [{"kind": "node_crash", "at_s": 1000, "node": 1}],
         },
     )
-    assert sim.run(scenario, seed=4).summary["recovery_s"] == 60.0
+    assert sim.run(scenario, seed=4).summary["recovery_s"] == 70.0
 
 
 # --- abandoned work -----------------------------------------------------------------------------

@@ -19,7 +19,11 @@ from sim.result import SUMMARY_KEYS
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "tests" / "data" / "scenarios"
-OVERLOAD = {"traffic.rate_rps": 90, "service.timeout_s": 0.5}
+OVERLOAD = {
+    "traffic.rate_rps": 90,
+    "service.timeout_s": 0.5,
+    "service.container.overflow": "reject",  # a full queue answers 503 at once
+}
 SEED = 7
 
 DESIGN_SUMMARY_KEYS = (

@@ -33,6 +33,8 @@ def _scenario(retries: dict[str, Any] | None = None, **overrides: Any) -> sim.Sc
                 {"name": "api", "weight": 1, "cpu_demand_s": {"dist": "constant", "value": 0.001}}
             ],
             "timeout_s": 10,
+            # The dead node answers nothing: its requests fail when this runs out.
+            "connect_timeout_s": 0.1,
             "initial_replicas": 2,
             "container": {"concurrency": 64, "cpu_request_m": 1000, "cpu_limit_m": None},
             "retries": retries or {},
@@ -87,9 +89,15 @@ def test_without_retries_attempts_are_requests_and_user_errors_are_errors() -> N
 
 
 def test_only_the_listed_outcomes_are_retried() -> None:
-    # The dead replica answers with an error, which a timeout-only policy does not retry.
+    # The dead machine leaves connections unanswered, which a timeout-only policy does not
+    # retry; one that retries connection errors does.
     summary = sim.run(_scenario({"max_attempts": 3, "on": ["timeout"]}), seed=3).summary
     assert summary["retries"] == 0
+    assert summary["rejected_connect"] > 0
+    summary = sim.run(_scenario({"max_attempts": 3, "on": ["error"]}), seed=3).summary
+    assert summary["retries"] == 0
+    summary = sim.run(_scenario({"max_attempts": 3, "on": ["connect"]}), seed=3).summary
+    assert summary["retries"] > 0
 
 
 def test_a_budget_caps_retries_per_first_attempt() -> None:

@@ -170,6 +170,7 @@ def queue_scenario(
                 "container": {
                     "concurrency": concurrency,
                     "queue_limit": queue_limit,
+                    "overflow": "reject",  # M/M/c/K: an arrival finding K in the system is lost
                     "cpu_request_m": cpu_request_m,
                     "cpu_limit_m": cpu_limit_m,
                 },

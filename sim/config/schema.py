@@ -23,6 +23,7 @@ from pydantic import (
 from sim.config.catalogue import CATALOGUE, InstanceType
 from sim.config.distributions import Constant, Distribution
 from sim.config.policies import Kubernetes, ScaleOut, ScaleUp, Swarm
+from sim.config.servers import DEFAULT_SERVER, SERVERS, Overflow, ServerName
 
 PolicyName = Literal["static", "scale_up", "scale_out", "swarm", "kubernetes"]
 """The capacity policies (DESIGN.md); each is a module of :mod:`sim.policies`."""
@@ -76,24 +77,56 @@ class Endpoint(_Model):
 class Container(_Model):
     """One replica of the service (a Compose container, a Swarm task, a Kubernetes pod).
 
-    ``concurrency`` and ``queue_limit`` default to Apache Tomcat's HTTP connector
-    (``maxThreads`` 200, ``acceptCount`` 100): requests beyond the worker slots wait in a FCFS
-    accept queue; beyond that they are refused. ``cpu_limit_m`` null means unlimited, the
-    Docker and Kubernetes default. Kubernetes sets no CPU request by default, but the HPA
-    cannot compute utilization without one, so the default is one core.
-    ``termination_grace_s`` is the Pod API default (30 s); the startup default is the
-    Kubernetes pod start-up SLO (p99 ≤ 5 s, image pull excluded).
+    ``server`` names the web server inside (:mod:`sim.config.servers`); its preset gives
+    ``concurrency`` (worker slots), ``queue_limit`` (connections that may wait for one) and
+    ``overflow`` (``drop``: the kernel's full backlog leaves the connection unanswered and the
+    client waits its ``service.connect_timeout_s``; ``reject``: an immediate 503 from an
+    application limiter or a proxy in front), unless the scenario sets them. The default is
+    Apache Tomcat as it ships: 200 threads, 8,092 connections waiting, then dropped.
+
+    ``cpu_limit_m`` null means unlimited, the Docker and Kubernetes default. A limit is
+    enforced as the kernel's CFS bandwidth control does it: ``limit × cfs_period_s`` of CPU
+    time per period (100 ms, the kubelet's ``cpuCFSQuotaPeriod`` and the kernel's default),
+    spent by all the container's requests together, after which they all stall until the
+    next period (``Documentation/scheduler/sched-bwc.rst``); ``cfs_period_s: null`` applies
+    the limit as a smooth cap instead, which is faster to simulate. Kubernetes sets no CPU
+    request by default, but the HPA cannot compute utilization without one, so the default is
+    one core. ``termination_grace_s`` is the Pod API default (30 s); the startup default is
+    the Kubernetes pod start-up SLO (p99 ≤ 5 s, image pull excluded). ``startup_cpu_m``: CPU
+    a starting container burns for its warm-up (JVM class loading and JIT, Python imports),
+    taken from its node's neighbours by CFS weights; 0 (the default) leaves it out.
     """
 
-    concurrency: int = Field(default=200, ge=1)
-    queue_limit: int = Field(default=100, ge=0)
+    server: ServerName = DEFAULT_SERVER
+    concurrency: int = Field(default=SERVERS[DEFAULT_SERVER].concurrency, ge=1)
+    queue_limit: int = Field(default=SERVERS[DEFAULT_SERVER].queue_limit, ge=0)
+    overflow: Overflow = SERVERS[DEFAULT_SERVER].overflow
     cpu_request_m: int = Field(default=1000, ge=1)
     cpu_limit_m: int | None = Field(default=None, ge=1)
+    cfs_period_s: float | None = Field(default=0.1, ge=0.001, le=1.0, allow_inf_nan=False)
+    startup_cpu_m: int = Field(default=0, ge=0)
     memory_request_mib: int = Field(default=512, ge=0)
     image: str = Field(default="service", min_length=1)
     image_size_mb: float = Field(default=400, ge=0)
     startup_s: Distribution = Constant(dist="constant", value=5.0)
     termination_grace_s: float = Field(default=30, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _server_preset(cls, data: Any) -> Any:
+        """Fill what the scenario leaves unset from its server's preset."""
+        if not isinstance(data, dict):
+            return data
+        name = data.get("server", DEFAULT_SERVER)
+        preset = SERVERS.get(name) if isinstance(name, str) else None
+        if preset is None:
+            return data  # the field's own check names the servers
+        return {
+            "concurrency": preset.concurrency,
+            "queue_limit": preset.queue_limit,
+            "overflow": preset.overflow,
+            **data,
+        }
 
     @field_validator("cpu_limit_m")
     @classmethod
@@ -109,7 +142,9 @@ class Container(_Model):
 
 RetryOutcome = Literal["timeout", "error", "connect"]
 """What a client may retry: its own timeout, an error answer (HTTP 5xx: no replica, a full
-queue, a replica lost to a fault) or a connection that could not be made."""
+queue under ``overflow: reject``, a replica lost to a fault) or a connection that was never
+answered within ``service.connect_timeout_s`` (a full backlog under ``overflow: drop``, a dead
+machine)."""
 
 
 class Backoff(_Model):
@@ -159,10 +194,18 @@ class Service(_Model):
     request whose client left still waits its turn and runs to the end, and its CPU is wasted
     (``wasted_cpu_s``). ``true`` models deadline propagation (gRPC deadlines, a proxy that
     cancels the upstream request): the request leaves the queue or service at the timeout.
+
+    ``connect_timeout_s``: how long a client waits for a connection that is not answered (a
+    full listen backlog under ``overflow: drop``, a dead machine) before it counts an error;
+    ``timeout_s`` still bounds the whole request. 10 s is OkHttp's default connect timeout
+    (the HTTP client of most Android apps) and the AWS SDK for Java 1.x's. Meanwhile the
+    client's kernel resends its SYN after 1, 2, 4 … s (RFC 6298's initial 1 s), so a backlog
+    that makes room in time lets the connection through, late.
     """
 
     endpoints: tuple[Endpoint, ...] = Field(min_length=1)
     timeout_s: float = Field(default=60, gt=0)
+    connect_timeout_s: float = Field(default=10, gt=0, allow_inf_nan=False)
     cancel_on_timeout: bool = False
     container: Container = Container()
     initial_replicas: int = Field(default=1, ge=0)
@@ -245,10 +288,21 @@ class LoadBalancer(_Model):
     application load balancer). ``update_delay_s`` is how long a replica
     that became ready waits before the balancer sends it traffic: kube-proxy's
     ``minSyncPeriod`` of 1 s.
+
+    ``next_upstream``: whether the balancer, when a replica does not answer (its machine is
+    dead), tries the next one after its own ``connect_timeout_s``, up to
+    ``next_upstream_tries`` replicas in all, as ingress-nginx does (``proxy-next-upstream``
+    "error timeout", ``proxy-next-upstream-tries`` 3, ``proxy-connect-timeout`` 5 s; Envoy's
+    retries likewise). Off by default, as none of the policies' own balancers does it: the
+    AWS ALB does not retry, and kube-proxy and the Swarm routing mesh are layer 4 (IPVS,
+    iptables) and cannot; the client then waits its own connect timeout.
     """
 
     algorithm: BalancerAlgorithm | None = None
     update_delay_s: float = Field(default=1.0, ge=0)
+    next_upstream: bool = False
+    next_upstream_tries: int = Field(default=3, ge=1, le=100)
+    connect_timeout_s: float = Field(default=5.0, gt=0, allow_inf_nan=False)
 
 
 # --- traffic -----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from sim.elasticity import add_demand
 from sim.measure import recovery
 from sim.measure.metrics import Table, check_columns, summary_keys, timeseries_columns
 from sim.measure.sampler import Sampler
-from sim.model.recorder import FAULT, IN_FLIGHT, NO_REPLICA, OUTCOME_NAMES, QUEUE_FULL
+from sim.model.recorder import CONNECT_FAILED, FAULT, IN_FLIGHT, NO_REPLICA, OUTCOME_NAMES, QUEUE_FULL
 from sim.model.retries import decode_endpoints
 from sim.model.world import World
 
@@ -121,7 +121,7 @@ def summary(
         if container.node is not None
         for arrival_s, _ in container.requests_in_flight()
         if arrival_s >= warmup_s
-    )
+    ) + sum(1 for arrival_s, _, _ in world.connector.requests_in_flight() if arrival_s >= warmup_s)
     completed = recorder.summary_completed
     rejected = sum(recorder.summary_rejected)
     timed_out = recorder.summary_timed_out
@@ -170,6 +170,7 @@ def summary(
             "rejected_no_replica": recorder.summary_rejected[NO_REPLICA],
             "rejected_queue_full": recorder.summary_rejected[QUEUE_FULL],
             "rejected_fault": recorder.summary_rejected[FAULT],
+            "rejected_connect": recorder.summary_rejected[CONNECT_FAILED],
             "goodput_rps": completed / (scenario.duration_s - warmup_s),
             "wasted_cpu_s": recorder.summary_wasted_cpu_s,
             "requests_within_slo": (
@@ -206,6 +207,8 @@ def requests_frame(world: World) -> pd.DataFrame:
             continue
         for arrival_s, endpoint in container.requests_in_flight():
             rows.append((arrival_s, math.nan, endpoint, container.index, IN_FLIGHT))
+    for arrival_s, endpoint, replica in world.connector.requests_in_flight():
+        rows.append((arrival_s, math.nan, endpoint, replica, IN_FLIGHT))
     frame = pd.DataFrame(rows, columns=["arrival_s", "end_s", "endpoint", "replica", "outcome"])
     frame = frame.sort_values("arrival_s", kind="stable").reset_index(drop=True)
     names = [endpoint.name for endpoint in world.scenario.service.endpoints]

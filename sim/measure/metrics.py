@@ -186,10 +186,14 @@ SUMMARY_METRICS: tuple[Metric, ...] = (
            required=True),
     Metric("rejected_no_replica", "", "count", "Of `rejected`: no routable replica"),
     Metric("rejected_queue_full", "", "count",
-           "Of `rejected`: the replica's accept queue was full (`queue_limit`)"),
+           "Of `rejected`: the replica's accept queue was full (`queue_limit`, "
+           "`overflow: reject`)"),
     Metric("rejected_fault", "", "count",
            "Of `rejected`: lost with a replica that crashed, was stopped or outlived its "
-           "drain grace period"),
+           "drain grace period, or a proxy's 504 after its next-upstream tries"),
+    Metric("rejected_connect", "", "count",
+           "Of `rejected`: a connection never answered within `service.connect_timeout_s` "
+           "(a full backlog under `overflow: drop`, a dead machine)"),
     Metric("requests_within_slo", "%", "share",
            f"Completed within `slo.latency_s`, as a share of the answered requests {_AFTER_WARMUP}",
            title="requests within the SLO latency"),

@@ -72,7 +72,9 @@ class Sampler:
             sum(node.cpu_m for node in cluster.nodes if node.state == node_states.READY) / 1000
         )
         requested_cores = sum(c.request_m for c in cluster.containers if c.state == "ready") / 1000
-        in_flight = sum(c.in_flight for c in cluster.containers if c.node is not None)
+        in_flight = self.world.connector.in_flight + sum(
+            c.in_flight for c in cluster.containers if c.node is not None
+        )
         self.rows.append(
             {
                 "time_s": now,

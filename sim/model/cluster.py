@@ -43,6 +43,7 @@ from sim.config.slack import ceil_count
 from sim.model import container as states
 from sim.model import node as node_states
 from sim.model.balancer import Balancer
+from sim.model.connect import Connector
 from sim.model.container import Container, DeadReplica
 from sim.model.kernel import RequestLane
 from sim.model.node import Node
@@ -75,6 +76,7 @@ class Cluster:
         recorder: Recorder,
         balancer: Balancer,
         rules: WorldRules,
+        connector: Connector,
         startup_rng: np.random.Generator,
         boot_rng: np.random.Generator,
     ) -> None:
@@ -84,6 +86,7 @@ class Cluster:
         self.recorder = recorder
         self.balancer = balancer
         self.rules = rules
+        self.connector = connector  # where unanswered connections wait
         # Where pending containers go: the engine wires in the control plane's scheduler.
         self.scheduler: Scheduler = _no_scheduler
         self._startup_rng = startup_rng
@@ -247,7 +250,7 @@ class Cluster:
         container.zombie = container.state not in (states.PENDING, states.GONE)
         container.kill(self.env.now, FAULT)
         if was_routable:
-            self.balancer.stand_in(container, DeadReplica(container, self.recorder))
+            self.balancer.stand_in(container, DeadReplica(container, self.connector))
 
     def _detect_failure(self, node: Node, detection_s: float) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(detection_s)
@@ -433,6 +436,7 @@ class Cluster:
             queue_limit=spec.queue_limit,
             timeout_s=self.scenario.service.timeout_s,
             cancel_on_timeout=self.scenario.service.cancel_on_timeout,
+            connector=self.connector if spec.overflow == "drop" else None,
             cpu_limit_m=cpu_limit_m,
             cpu_request_m=spec.cpu_request_m,
             memory_request_mib=spec.memory_request_mib,

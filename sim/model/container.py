@@ -36,6 +36,7 @@ from sim.config.slack import FLOAT_SLACK
 from sim.model.recorder import COMPLETED, FAULT, QUEUE_FULL, Recorder
 
 if TYPE_CHECKING:
+    from sim.model.connect import Connector
     from sim.model.kernel import RequestLane
     from sim.model.node import Node
 
@@ -68,6 +69,7 @@ class Container:
         "_alloc_by_busy",
         "_cap_m",
         "_demand_by_busy",
+        "_dropped",
         "_lane",
         "_lane_heap",
         "_lane_sequence",
@@ -122,6 +124,7 @@ class Container:
         queue_limit: int,
         timeout_s: float,
         cancel_on_timeout: bool = False,
+        connector: Connector | None = None,
         cpu_limit_m: int | None,
         cpu_request_m: int,
         memory_request_mib: int,
@@ -138,6 +141,8 @@ class Container:
         self.ready_s = math.nan
         self.concurrency = concurrency
         self.queue_limit = queue_limit
+        # Beyond the queue: a 503 (None), or a dropped SYN the client's kernel will resend.
+        self._dropped = connector.dropped if connector is not None else None
         self.timeout_s = timeout_s
         # When the server stops working for a client that left: at its timeout when deadlines
         # propagate, never for a thread-per-request server (the default).
@@ -262,8 +267,36 @@ class Container:
             self._expire_queue_head(now, self.cancel_after_s)
         if len(queue) < self.queue_limit:
             queue.append((now, demand_s, endpoint))
-        else:
+        elif self._dropped is None:
             self._recorder.reject(now, now, endpoint, self.index, QUEUE_FULL)
+        else:
+            self._dropped(now, now, demand_s, endpoint, self)
+
+    @property
+    def listening(self) -> bool:
+        """Whether a connection to it can get through (a SYN finds a process listening)."""
+        return self.state == READY
+
+    def admit(self, now: float, arrival_s: float, demand_s: float, endpoint: int) -> bool:
+        """A connection for a request sent at ``arrival_s`` that gets through only now (a
+        retransmitted SYN, a proxy's next try): start it or queue it, if there is room.
+
+        Rare (see :mod:`sim.model.connect`), so it takes the general path: the request joins
+        the accept queue and the container pulls from it as after a departure. Its deadline
+        may be earlier than those already queued; where the server cancels at the timeout,
+        it is then noticed when it starts or finishes rather than at once.
+        """
+        if not self.listening:
+            return False
+        if self.busy >= self.concurrency and len(self.queue) >= self.queue_limit:
+            return False
+        self.queue.append((arrival_s, demand_s, endpoint))
+        if self.busy < self.concurrency:
+            if self.dedicated:
+                self._start_waiting(now)
+            else:
+                self.wake(now)
+        return True
 
     def wake(self, now: float) -> None:
         """The lane's call at :attr:`wakeup_s`: departures, deadlines, then the queue.
@@ -382,6 +415,17 @@ class Container:
             if self._log is not None:
                 self._log.append((arrival_s, now, entry[ENDPOINT], self.index, COMPLETED))
         busy = self.busy - 1
+        self.busy = busy
+        if self.queue:
+            self._start_waiting(now)
+        elif busy == 0:
+            self._start_sum_s = 0.0  # exact again whenever idle, however long the run
+            if self.state == TERMINATING:
+                self._drained()
+
+    def _start_waiting(self, now: float) -> None:
+        """Dedicated cores: free worker slots take the oldest waiting requests."""
+        busy = self.busy
         queue = self.queue
         if queue:
             cut = now - self.cancel_after_s
@@ -701,27 +745,33 @@ def _arrival_s(entry: list[Any]) -> float:
 
 
 class DeadReplica:
-    """What a balancer still points at after a replica died, until it notices.
+    """What a balancer still points at after a machine died, until it notices.
 
-    Requests sent here fail at once (a connection refused or reset: an HTTP 5xx for the
-    client). It stands in the balancer's list in place of the dead container, so the hot
-    path of live containers pays nothing for failures.
+    A dead machine answers nothing: a request sent here waits for a connection that never
+    comes (:meth:`Connector.unanswered`), until the client's connect timeout — or the proxy's,
+    where the balancer tries the next replica. It stands in the balancer's list in place of
+    the dead container, so the hot path of live containers pays nothing for failures.
     """
 
-    __slots__ = ("_recorder", "busy", "index", "name", "node", "queue", "routable")
+    __slots__ = ("_connector", "busy", "index", "name", "node", "queue", "routable")
 
-    def __init__(self, container: Container, recorder: Recorder) -> None:
+    listening = False
+
+    def __init__(self, container: Container, connector: Connector) -> None:
         self.name = container.name
         self.node = container.node
         self.index = container.index
         self.routable = True
         self.busy = 0
         self.queue: tuple[()] = ()
-        self._recorder = recorder
+        self._connector = connector
 
     @property
     def in_flight(self) -> int:
         return 0
 
     def accept(self, now: float, demand_s: float, endpoint: int) -> None:
-        self._recorder.reject(now, now, endpoint, self.index, FAULT)
+        self._connector.unanswered(now, demand_s, endpoint, self)
+
+    def admit(self, now: float, arrival_s: float, demand_s: float, endpoint: int) -> bool:
+        return False

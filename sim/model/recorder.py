@@ -31,6 +31,14 @@ OUTCOME_NAMES = ("completed", "rejected", "timed_out", "in_flight")
 NO_REPLICA = 0
 QUEUE_FULL = 1
 FAULT = 2
+CONNECT_FAILED = 3  # never answered: a full listen backlog, a dead machine
+REJECT_REASONS = 4
+
+# How an attempt failed, as a client's retry policy tells them apart (``retries.on``).
+TIMEOUT_FAILURE = 0
+ERROR_FAILURE = 1
+CONNECT_FAILURE = 2
+FAILURE_KINDS = ("timeout", "error", "connect")
 
 
 @dataclass
@@ -72,7 +80,7 @@ class Recorder:
     )
     summary_completed: int = 0
     summary_latency_s: float = 0.0
-    summary_rejected: list[int] = field(default_factory=lambda: [0, 0, 0])
+    summary_rejected: list[int] = field(default_factory=lambda: [0] * REJECT_REASONS)
     summary_timed_out: int = 0
     rows: list[IntervalRow] = field(default_factory=list)
     interval_start_s: float = 0.0
@@ -86,14 +94,16 @@ class Recorder:
     def reject(
         self, now: float, arrival_s: float, endpoint: int, container: int, reason: int
     ) -> None:
-        """A request refused (no replica, full queue) or lost to a fault at ``now``."""
+        """A request refused (no replica, full queue), lost to a fault, or never answered,
+        at ``now``."""
         self.interval_rejected += 1
         if arrival_s >= self.warmup_s:
             self.summary_rejected[reason] += 1
         if self.request_log is not None:
             self.request_log.append((arrival_s, now, endpoint, container, REJECTED))
         if self.retrier is not None:
-            self.retrier.failed(now, arrival_s, endpoint, timed_out=False)
+            kind = CONNECT_FAILURE if reason == CONNECT_FAILED else ERROR_FAILURE
+            self.retrier.failed(now, arrival_s, endpoint, kind)
 
     def time_out(self, at_s: float, arrival_s: float, endpoint: int, container: int) -> None:
         """A client that gave up at ``at_s`` (possibly noticed a little later)."""
@@ -109,7 +119,7 @@ class Recorder:
         if self.request_log is not None:
             self.request_log.append((arrival_s, at_s, endpoint, container, TIMED_OUT))
         if self.retrier is not None:
-            self.retrier.failed(at_s, arrival_s, endpoint, timed_out=True)
+            self.retrier.failed(at_s, arrival_s, endpoint, TIMEOUT_FAILURE)
 
     def late(
         self, now: float, at_s: float, arrival_s: float, endpoint: int, container: int

@@ -30,7 +30,7 @@ import numpy as np
 
 from sim.config.distributions import Distribution
 from sim.config.schema import Retries
-from sim.model.recorder import NO_REPLICA
+from sim.model.recorder import FAILURE_KINDS, NO_REPLICA
 
 if TYPE_CHECKING:
     from sim.model.balancer import Balancer
@@ -60,8 +60,7 @@ class Retrier:
         "_demands",
         "_endpoints",
         "_lane",
-        "_on_error",
-        "_on_timeout",
+        "_retry_on",
         "_recorder",
         "_rng",
         "_settings",
@@ -85,8 +84,8 @@ class Retrier:
         self._demand_draws: list[list[float]] = [[] for _ in demands]
         self._uniform_draws: list[float] = []
         self._warmup_s = warmup_s
-        self._on_timeout = "timeout" in settings.on
-        self._on_error = "error" in settings.on
+        # Indexed by the recorder's failure kinds (TIMEOUT_FAILURE, ERROR_FAILURE, ...).
+        self._retry_on = tuple(outcome in settings.on for outcome in FAILURE_KINDS)
         self._backoff = settings.backoff
         self._budget = 0.0
         self._budget_counted = 0  # first attempts already paid into the budget
@@ -103,12 +102,11 @@ class Retrier:
         self._recorder = recorder
         recorder.retrier = self
 
-    def failed(self, at_s: float, arrival_s: float, endpoint_code: int, timed_out: bool) -> None:
-        """An attempt sent at ``arrival_s`` failed at ``at_s``: retry it, or the user request
-        has failed."""
+    def failed(self, at_s: float, arrival_s: float, endpoint_code: int, kind: int) -> None:
+        """An attempt sent at ``arrival_s`` failed at ``at_s`` (``kind``: an index into
+        :data:`~sim.model.recorder.FAILURE_KINDS`): retry it, or the user request has failed."""
         attempt = endpoint_code // self._endpoints  # 0 for the first
-        retryable = self._on_timeout if timed_out else self._on_error
-        if retryable and attempt + 1 < self._settings.max_attempts and self._spend_budget():
+        if self._retry_on[kind] and attempt + 1 < self._settings.max_attempts and self._spend_budget():
             self._schedule(at_s, endpoint_code + self._endpoints, attempt + 1)
         elif arrival_s >= self._warmup_s:
             self.user_failures += 1

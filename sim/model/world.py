@@ -18,6 +18,7 @@ from sim.config.rules import WorldRules
 from sim.config.schema import BalancerAlgorithm, Scenario
 from sim.model.balancer import Balancer, make_balancer
 from sim.model.cluster import Cluster
+from sim.model.connect import Connector
 from sim.model.faults import Faults
 from sim.model.kernel import RequestLane
 from sim.model.recorder import Recorder
@@ -39,6 +40,7 @@ class World:
     lane: RequestLane
     cluster: Cluster
     faults: Faults
+    connector: Connector
     retrier: Retrier | None = None
 
     def start(self) -> None:
@@ -78,6 +80,18 @@ def build_world(
         warmup_s=scenario.warmup_s,
     )
     lane = RequestLane(env, balancer, recorder, iter(arrivals))
+    service = scenario.service
+    connector = Connector(
+        lane=lane,
+        balancer=balancer,
+        recorder=recorder,
+        timeout_s=service.timeout_s,
+        connect_timeout_s=service.connect_timeout_s,
+        next_upstream_tries=(
+            scenario.load_balancer.next_upstream_tries if scenario.load_balancer.next_upstream else 0
+        ),
+        proxy_connect_timeout_s=scenario.load_balancer.connect_timeout_s,
+    )
     cluster = Cluster(
         env=env,
         lane=lane,
@@ -85,6 +99,7 @@ def build_world(
         recorder=recorder,
         balancer=balancer,
         rules=rules,
+        connector=connector,
         startup_rng=rngs["startup"],
         boot_rng=rngs["boot"],
     )
@@ -98,4 +113,6 @@ def build_world(
             scenario.warmup_s,
         )
         retrier.connect(lane, balancer, recorder)
-    return World(scenario, rules, env, recorder, balancer, arrivals, lane, cluster, faults, retrier)
+    return World(
+        scenario, rules, env, recorder, balancer, arrivals, lane, cluster, faults, connector, retrier
+    )
