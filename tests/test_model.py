@@ -17,9 +17,11 @@ import simpy
 
 from sim.config.catalogue import InstanceType
 from sim.model.balancer import ALGORITHMS, make_balancer
+from sim.model.connect import Connector
 from sim.model.container import Container
 from sim.model.kernel import RequestLane, Ticker
 from sim.model.node import Node
+from sim.model.quota import QuotaContainer
 from sim.model.recorder import OUTCOME_NAMES, Recorder
 
 
@@ -43,6 +45,9 @@ def make_bench(
     timeout_s: float = 1e9,
     node_vcpu: int = 8,
     algorithm: str = "round_robin",
+    cfs_period_s: float | None = None,
+    overflow: str = "reject",
+    connect_timeout_s: float = 10.0,
 ) -> Bench:
     """Containers on one node, fed ``(arrival_s, demand_s)`` requests in order."""
     env = simpy.Environment()
@@ -59,9 +64,20 @@ def make_bench(
         launched_s=0.0,
     )
     requests_m = cpu_requests_m or [1000] * containers
+    connector = Connector(
+        lane=lane,
+        balancer=balancer,
+        recorder=recorder,
+        timeout_s=timeout_s,
+        connect_timeout_s=connect_timeout_s,
+    )
     made = []
     for index in range(containers):
-        container = Container(
+        kind = Container if cfs_period_s is None else QuotaContainer
+        quota = {} if cfs_period_s is None else {"cfs_period_s": cfs_period_s}
+        container = kind(
+            **quota,
+            connector=connector if overflow == "drop" else None,
             name=f"c{index}",
             index=index,
             concurrency=concurrency,
@@ -128,6 +144,67 @@ CASES = {
     "timeout-boundary-just-outside": (
         dict(arrivals=[(0.0, 1.0), (0.0, 1.0)], concurrency=1, timeout_s=1.999999),
         [("completed", 0.0, 1.0), ("timed_out", 0.0, 1.999999)],
+    ),
+    "full-backlog-drops-and-a-resent-syn-gets-through": (
+        # The second finds no room and its SYN is dropped; the resend at 1 s finds the worker
+        # still busy, the one at 3 s (1 + 2) finds it free: it runs from 3 s to 4 s.
+        dict(arrivals=[(0.0, 2.5), (0.0, 1.0)], queue_limit=0, overflow="drop"),
+        [("completed", 0.0, 2.5), ("completed", 0.0, 4.0)],
+    ),
+    "full-backlog-until-the-connect-timeout": (
+        # Resent at 1 s, still no room; the client's 2 s connect timeout runs out first.
+        dict(
+            arrivals=[(0.0, 2.5), (0.0, 1.0)],
+            queue_limit=0,
+            overflow="drop",
+            connect_timeout_s=2.0,
+        ),
+        [("rejected", 0.0, 2.0), ("completed", 0.0, 2.5)],
+    ),
+    "full-backlog-until-the-client-timeout": (
+        dict(
+            arrivals=[(0.0, 2.5), (0.0, 1.0)],
+            queue_limit=0,
+            overflow="drop",
+            timeout_s=1.5,
+        ),
+        [("timed_out", 0.0, 1.5), ("timed_out", 0.0, 1.5)],
+    ),
+    # CFS quota of 1 core per 100 ms period; each request may use a core of the 8-core node.
+    "cfs-quota-burst-runs-on-four-cores-then-stalls": (
+        # Four cores use the 0.1 CPU-s quota by 25 ms (each request 25 ms done, 15 ms left);
+        # stalled to 100 ms; then 15 ms more: all end at 115 ms.
+        dict(arrivals=[(0.0, 0.04)] * 4, concurrency=4, cfs_period_s=0.1),
+        [("completed", 0.0, 0.115)] * 4,
+    ),
+    "smooth-cap-same-burst": (
+        # One core shared by four: each at a quarter core, 40 ms of work ends at 160 ms.
+        dict(arrivals=[(0.0, 0.04)] * 4, concurrency=4),
+        [("completed", 0.0, 0.16)] * 4,
+    ),
+    "cfs-quota-eight-requests-over-four-periods": (
+        # Eight cores spend the quota in 12.5 ms, 12.5 ms of work each per period: 50 ms of
+        # work takes three whole periods and 12.5 ms of a fourth.
+        dict(arrivals=[(0.0, 0.05)] * 8, concurrency=8, cfs_period_s=0.1),
+        [("completed", 0.0, 0.3125)] * 8,
+    ),
+    "cfs-quota-two-requests-spend-it-twice": (
+        # Two cores: stalled from 50 ms to 100 ms, done at 150 ms (smooth: 200 ms).
+        dict(arrivals=[(0.0, 0.1)] * 2, concurrency=2, cfs_period_s=0.1),
+        [("completed", 0.0, 0.15)] * 2,
+    ),
+    "cfs-quota-never-binds-at-the-limit": (
+        # One request uses one core, exactly the limit: never throttled.
+        dict(arrivals=[(0.0, 0.25)], concurrency=2, cfs_period_s=0.1),
+        [("completed", 0.0, 0.25)],
+    ),
+    "cfs-quota-late-arrival-mid-period": (
+        # Alone from 0: a core, within the limit. At 50 ms a second joins: two cores, the
+        # 50 ms left of the quota is gone at 75 ms (each 25 ms more); stalled to 100 ms;
+        # the first needs 25 ms more (ends 125 ms), the second 75 ms: alone at a core after
+        # 125 ms, it ends at 175 ms.
+        dict(arrivals=[(0.0, 0.1), (0.05, 0.1)], concurrency=2, cfs_period_s=0.1),
+        [("completed", 0.0, 0.125), ("completed", 0.05, 0.175)],
     ),
     "round-robin-over-two-containers": (
         dict(arrivals=[(0.0, 1.0), (0.0, 1.0), (0.0, 1.0)], containers=2, concurrency=1),

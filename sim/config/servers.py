@@ -68,8 +68,7 @@ SERVERS: dict[str, ServerPreset] = {
         concurrency=512,
         queue_limit=511,
         overflow="drop",
-        source="nginx core module: worker_processes 1, worker_connections 512, "
-        "listen backlog=511",
+        source="nginx core module: worker_processes 1, worker_connections 512, listen backlog=511",
     ),
 }
 """Every preset, by name."""

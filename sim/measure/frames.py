@@ -19,7 +19,14 @@ from sim.elasticity import add_demand
 from sim.measure import recovery
 from sim.measure.metrics import Table, check_columns, summary_keys, timeseries_columns
 from sim.measure.sampler import Sampler
-from sim.model.recorder import CONNECT_FAILED, FAULT, IN_FLIGHT, NO_REPLICA, OUTCOME_NAMES, QUEUE_FULL
+from sim.model.recorder import (
+    CONNECT_FAILED,
+    FAULT,
+    IN_FLIGHT,
+    NO_REPLICA,
+    OUTCOME_NAMES,
+    QUEUE_FULL,
+)
 from sim.model.retries import decode_endpoints
 from sim.model.world import World
 

@@ -47,6 +47,7 @@ from sim.model.connect import Connector
 from sim.model.container import Container, DeadReplica
 from sim.model.kernel import RequestLane
 from sim.model.node import Node
+from sim.model.quota import QuotaContainer
 from sim.model.recorder import FAULT, Recorder
 
 EventRow = tuple[float, str, str, str, str, str, str, str]
@@ -429,7 +430,15 @@ class Cluster:
             per_node = self.rules.replicas_per_node or 1
             concurrency = max(1, self.rules.workers_per_core * node.instance.vcpu // per_node)
             cpu_limit_m = None
-        container = Container(
+        quota = (
+            {"cfs_period_s": spec.cfs_period_s}
+            if spec.cfs_period_s is not None
+            and cpu_limit_m is not None
+            and cpu_limit_m < concurrency * 1000  # else its requests can never outrun it
+            else None
+        )
+        container = (QuotaContainer if quota else Container)(
+            **(quota or {}),
             name=f"replica-{len(self.containers)}",
             index=len(self.containers),
             concurrency=concurrency,

@@ -65,6 +65,7 @@ GONE = "gone"
 class Container:
     """One replica of the service on one node."""
 
+    may_dedicate = True  # whether a core per worker slot may take the fast path
     __slots__ = (
         "_alloc_by_busy",
         "_cap_m",
@@ -563,7 +564,7 @@ class Container:
         """Bind to ``node``: the CPU it may use is its limit, or the whole node without one."""
         self.node = node
         self.virtual_at_s = now
-        cap_m = node.cpu_m if self.limit_m is None else min(self.limit_m, node.cpu_m)
+        cap_m = self._cap_on(node)
         self._cap_m = cap_m
         self.max_demand_m = min(cap_m, self.concurrency * 1000)
         self._demand_by_busy = [
@@ -574,10 +575,14 @@ class Container:
             self._alloc_by_busy[busy] / busy for busy in range(1, self.concurrency + 1)
         ]
 
+    def _cap_on(self, node: Node) -> int:
+        """The most CPU it can use at any instant on ``node`` (millicores)."""
+        return node.cpu_m if self.limit_m is None else min(self.limit_m, node.cpu_m)
+
     def set_isolated(self, now: float, isolated: bool) -> None:
         """Switch between the isolated fast paths and CFS sharing (see :meth:`Node.attach`)."""
         self._advance(now)
-        dedicated = isolated and self.concurrency * 1000 <= self._cap_m
+        dedicated = isolated and self.may_dedicate and self.concurrency * 1000 <= self._cap_m
         if dedicated != self.dedicated:
             self._convert(now, dedicated)
         self.isolated = isolated

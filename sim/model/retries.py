@@ -60,8 +60,8 @@ class Retrier:
         "_demands",
         "_endpoints",
         "_lane",
-        "_retry_on",
         "_recorder",
+        "_retry_on",
         "_rng",
         "_settings",
         "_uniform_draws",
@@ -106,7 +106,8 @@ class Retrier:
         """An attempt sent at ``arrival_s`` failed at ``at_s`` (``kind``: an index into
         :data:`~sim.model.recorder.FAILURE_KINDS`): retry it, or the user request has failed."""
         attempt = endpoint_code // self._endpoints  # 0 for the first
-        if self._retry_on[kind] and attempt + 1 < self._settings.max_attempts and self._spend_budget():
+        allowed = self._retry_on[kind] and attempt + 1 < self._settings.max_attempts
+        if allowed and self._spend_budget():
             self._schedule(at_s, endpoint_code + self._endpoints, attempt + 1)
         elif arrival_s >= self._warmup_s:
             self.user_failures += 1

@@ -81,16 +81,15 @@ def build_world(
     )
     lane = RequestLane(env, balancer, recorder, iter(arrivals))
     service = scenario.service
+    balancing = scenario.load_balancer
     connector = Connector(
         lane=lane,
         balancer=balancer,
         recorder=recorder,
         timeout_s=service.timeout_s,
         connect_timeout_s=service.connect_timeout_s,
-        next_upstream_tries=(
-            scenario.load_balancer.next_upstream_tries if scenario.load_balancer.next_upstream else 0
-        ),
-        proxy_connect_timeout_s=scenario.load_balancer.connect_timeout_s,
+        next_upstream_tries=balancing.next_upstream_tries if balancing.next_upstream else 0,
+        proxy_connect_timeout_s=balancing.connect_timeout_s,
     )
     cluster = Cluster(
         env=env,
@@ -114,5 +113,15 @@ def build_world(
         )
         retrier.connect(lane, balancer, recorder)
     return World(
-        scenario, rules, env, recorder, balancer, arrivals, lane, cluster, faults, connector, retrier
+        scenario,
+        rules,
+        env,
+        recorder,
+        balancer,
+        arrivals,
+        lane,
+        cluster,
+        faults,
+        connector,
+        retrier,
     )
