@@ -75,6 +75,12 @@ CONSERVATION_CASES = {
         "load_balancer.connect_timeout_s": 0.5,
         "faults": [{"kind": "node_crash", "at_s": 120, "node": 1}],
     },
+    "restart-warms-up-on-the-node-cpu": {
+        "traffic.rate_rps": 80,
+        "service.container.startup_cpu_m": 2000,
+        "faults": [{"kind": "container_crash", "at_s": 120, "replica": 1}],
+    },
+    "cfs-smooth-cap": {"traffic.rate_rps": 120, "service.container.cfs_period_s": None},
     "no-replicas-at-all": {"service.initial_replicas": 0},
     "shared-node-cpu": {
         "service.container.cpu_limit_m": None,
@@ -191,6 +197,18 @@ def test_node_crash_loses_its_replicas_and_their_requests() -> None:
     assert timeseries.loc[90.0, "replicas_ready"] == 4
     assert timeseries.loc[110.0, "replicas_ready"] == 2
     assert timeseries.loc[110.0, "nodes_ready"] == 1
+
+
+def test_a_restart_that_warms_up_burns_cpu_that_shows_in_utilization() -> None:
+    crash = {"traffic.rate_rps": 20, "faults": [{"kind": "container_crash", "at_s": 100}]}
+    cold = sim.run(scenario(**crash), seed=1).timeseries.set_index("time_s")
+    warm = sim.run(
+        scenario(**crash, **{"service.container.startup_cpu_m": 2000}), seed=1
+    ).timeseries.set_index("time_s")
+    # Restarted at 100 s, it burns two cores (its limit) for its 5 s start-up: 10 CPU-s
+    # over the 10 s interval on 8 cores of two m5.xlarge.
+    extra = (warm.loc[110.0, "cpu_utilization"] - cold.loc[110.0, "cpu_utilization"]) * 8 * 10
+    assert extra == pytest.approx(10.0, rel=0.05)
 
 
 def test_a_fault_on_a_node_that_does_not_exist_is_logged_and_skipped() -> None:

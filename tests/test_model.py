@@ -7,7 +7,7 @@ SimPy's own tests).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -16,7 +16,7 @@ import pytest
 import simpy
 
 from sim.config.catalogue import InstanceType
-from sim.model.balancer import ALGORITHMS, make_balancer
+from sim.model.balancer import ALGORITHMS, Balancer, make_balancer
 from sim.model.connect import Connector
 from sim.model.container import Container
 from sim.model.kernel import RequestLane, Ticker
@@ -32,6 +32,7 @@ class Bench:
     recorder: Recorder
     containers: list[Container]
     nodes: list[Node]
+    balancer: Balancer
 
 
 def make_bench(
@@ -48,6 +49,7 @@ def make_bench(
     cfs_period_s: float | None = None,
     overflow: str = "reject",
     connect_timeout_s: float = 10.0,
+    startup_cpu_m: int = 0,
 ) -> Bench:
     """Containers on one node, fed ``(arrival_s, demand_s)`` requests in order."""
     env = simpy.Environment()
@@ -86,6 +88,7 @@ def make_bench(
             cpu_limit_m=cpu_limit_m,
             cpu_request_m=requests_m[index],
             memory_request_mib=0,
+            startup_cpu_m=startup_cpu_m,
             lane=lane,
             recorder=recorder,
             created_s=0.0,
@@ -95,7 +98,7 @@ def make_bench(
         balancer.add(container)
         made.append(container)
     lane.start()
-    return Bench(env, lane, recorder, made, [node])
+    return Bench(env, lane, recorder, made, [node], balancer)
 
 
 def outcomes(bench: Bench, until_s: float = 1000.0) -> list[tuple[str, float, float]]:
@@ -319,6 +322,38 @@ def test_remembered_shares_are_weighted_max_min_fair_for_every_demand_combinatio
         remembered = node._share_plans[tuple(c.demand_m for c in containers)]
         assert remembered == node._plan_shares()
     assert len(node._share_plans) <= 4**5
+
+
+def test_a_starting_neighbour_takes_its_cfs_share_while_it_warms_up() -> None:
+    # Four cores. c0 serves four 1 CPU-s requests (it wants four cores); c1 starts and
+    # burns two cores warming up until t = 1. Equal weights: fair shares of two cores
+    # each, so c0's requests run at half speed until 1 s (half done), then at full speed.
+    bench = make_bench(
+        [(0.0, 1.0)] * 4,
+        containers=2,
+        concurrency=4,
+        cpu_limit_m=None,
+        node_vcpu=4,
+        startup_cpu_m=2000,
+    )
+    starter = bench.containers[1]
+    bench.balancer.remove(starter)
+    starter.warm_up(0.0, starter.startup_cpu_m)
+
+    def warmed() -> Generator[simpy.Event, None, None]:
+        yield bench.env.timeout(1.0)
+        starter.warm_up(bench.env.now, 0)
+
+    bench.env.process(warmed())
+    assert outcomes(bench) == [("completed", 0.0, 1.5)] * 4
+    # Its warm-up is CPU it used: two cores for one second.
+    assert starter.cpu_used_until(2.0) == pytest.approx(2.0)
+
+
+def test_without_a_warm_up_the_same_requests_take_one_second() -> None:
+    bench = make_bench([(0.0, 1.0)] * 4, containers=2, concurrency=4, cpu_limit_m=None, node_vcpu=4)
+    bench.balancer.remove(bench.containers[1])
+    assert outcomes(bench) == [("completed", 0.0, 1.0)] * 4
 
 
 def test_draining_finishes_accepted_work_and_takes_no_more() -> None:

@@ -449,6 +449,7 @@ class Cluster:
             cpu_limit_m=cpu_limit_m,
             cpu_request_m=spec.cpu_request_m,
             memory_request_mib=spec.memory_request_mib,
+            startup_cpu_m=spec.startup_cpu_m,
             lane=self.lane,
             recorder=self.recorder,
             created_s=self.env.now,
@@ -518,7 +519,16 @@ class Cluster:
         self.changed()
         running_s = self.env.now
         startup_s = float(self.scenario.service.container.startup_s.sample(self._startup_rng, 1)[0])
-        yield self.env.timeout(self._ready_after_s(running_s, running_s + startup_s) - running_s)
+        ready_s = self._ready_after_s(running_s, running_s + startup_s)
+        if container.startup_cpu_m:
+            # The application warms up (class loading, JIT, imports) on its node's CPU.
+            restarts = container.restarts
+            container.warm_up(running_s, container.startup_cpu_m)
+            yield self.env.timeout(startup_s)
+            if container.state != states.STARTING or container.restarts != restarts:
+                return
+            container.warm_up(self.env.now, 0)
+        yield self.env.timeout(max(0.0, ready_s - self.env.now))
         if container.state != states.STARTING:
             return
         self._make_ready(container)

@@ -108,6 +108,7 @@ class Container:
         "restarts",
         "routable",
         "started_s",
+        "startup_cpu_m",
         "state",
         "timeout_s",
         "virtual_at_s",
@@ -129,6 +130,7 @@ class Container:
         cpu_limit_m: int | None,
         cpu_request_m: int,
         memory_request_mib: int,
+        startup_cpu_m: int = 0,
         lane: RequestLane,
         recorder: Recorder,
         created_s: float,
@@ -151,6 +153,7 @@ class Container:
         self.limit_m = cpu_limit_m  # None: as much as the node has
         self.request_m = cpu_request_m
         self.memory_request_mib = memory_request_mib
+        self.startup_cpu_m = startup_cpu_m  # CPU its application burns while it starts
         self.queue: deque[tuple[float, float, int]] = deque()  # (arrival_s, demand_s, endpoint)
         # Processor sharing: [finish_virtual_s, arrival_s, endpoint, live] by finish, and the
         # same entries in order of start. Dedicated cores: requests in service are
@@ -566,14 +569,36 @@ class Container:
         self.virtual_at_s = now
         cap_m = self._cap_on(node)
         self._cap_m = cap_m
-        self.max_demand_m = min(cap_m, self.concurrency * 1000)
-        self._demand_by_busy = [
-            min(busy * 1000, self.max_demand_m) for busy in range(self.concurrency + 1)
-        ]
+        serving_m = min(cap_m, self.concurrency * 1000)
+        self._demand_by_busy = [min(busy * 1000, serving_m) for busy in range(self.concurrency + 1)]
+        self.max_demand_m = max(serving_m, self._warm_up_cap_m(self.startup_cpu_m))
         self._alloc_by_busy = [demand_m / 1000 for demand_m in self._demand_by_busy]
         self._rate_by_busy = [1.0] + [
             self._alloc_by_busy[busy] / busy for busy in range(1, self.concurrency + 1)
         ]
+
+    def warm_up(self, now: float, cpu_m: int) -> None:
+        """While its application starts, the container burns ``cpu_m`` (0: the start-up is
+        over), up to its limit, taken from its node's neighbours by CFS weights.
+
+        A starting container serves nothing, so its idle demand (the tables' entry for no
+        request in service) is the warm-up's. Under a CFS quota the warm-up is held to the
+        limit on average (its burst above the limit is not modelled).
+        """
+        if self.node is None or self.busy:
+            return
+        self._advance(now)
+        demand_m = self._warm_up_cap_m(cpu_m)
+        self._demand_by_busy[0] = demand_m
+        self._alloc_by_busy[0] = demand_m / 1000
+        if self.isolated:
+            self.alloc_cores = demand_m / 1000
+        else:
+            self._change_demand(now, 0)
+
+    def _warm_up_cap_m(self, cpu_m: int) -> int:
+        node_m = self.node.cpu_m if self.node is not None else cpu_m
+        return min(cpu_m, node_m, self.limit_m if self.limit_m is not None else node_m)
 
     def _cap_on(self, node: Node) -> int:
         """The most CPU it can use at any instant on ``node`` (millicores)."""

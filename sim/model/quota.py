@@ -112,6 +112,11 @@ class QuotaContainer(Container):
         super().set_isolated(now, isolated)
         self._arm(now)
 
+    def warm_up(self, now: float, cpu_m: int) -> None:
+        self._look(now)
+        super().warm_up(now, cpu_m)
+        self._arm(now)
+
     def kill(self, now: float, reason: int = FAULT) -> int:
         if self.throttled:
             self.throttled = False
