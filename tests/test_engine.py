@@ -80,6 +80,11 @@ CONSERVATION_CASES = {
         "service.container.startup_cpu_m": 2000,
         "faults": [{"kind": "container_crash", "at_s": 120, "replica": 1}],
     },
+    "keep-alive-connections-through-a-crash": {
+        "traffic.rate_rps": 80,
+        "load_balancer.connections": {"count": 6, "requests_per_connection": 50},
+        "faults": [{"kind": "node_crash", "at_s": 120, "node": 1}],
+    },
     "cfs-smooth-cap": {"traffic.rate_rps": 120, "service.container.cfs_period_s": None},
     "no-replicas-at-all": {"service.initial_replicas": 0},
     "shared-node-cpu": {

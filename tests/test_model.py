@@ -16,6 +16,7 @@ import pytest
 import simpy
 
 from sim.config.catalogue import InstanceType
+from sim.config.schema import Connections
 from sim.model.balancer import ALGORITHMS, Balancer, make_balancer
 from sim.model.connect import Connector
 from sim.model.container import Container
@@ -532,3 +533,40 @@ def test_every_balancer_name_of_the_schema_has_its_class() -> None:
     from sim.config.schema import BalancerAlgorithm
 
     assert tuple(ALGORITHMS) == get_args(BalancerAlgorithm)
+
+
+def test_keep_alive_connections_leave_a_new_replica_idle_until_they_are_recycled() -> None:
+    env = simpy.Environment()
+    inner = make_balancer("round_robin", np.random.default_rng(1))
+    settings = Connections(count=4, requests_per_connection=10)
+    balancer = make_balancer("round_robin", np.random.default_rng(1), settings, env)
+    old = [SimpleNamespace(name=f"old-{i}", routable=False) for i in range(2)]
+    for replica in old:
+        balancer.add(replica)  # type: ignore[arg-type]
+    first = [balancer.pick() for _ in range(8)]
+    # Four connections opened round robin over the two replicas, two each.
+    assert [replica.name for replica in first] == ["old-0", "old-1"] * 4  # type: ignore[union-attr]
+    new = SimpleNamespace(name="new", routable=False)
+    balancer.add(new)  # type: ignore[arg-type]
+    # Each connection has carried 2 of its 10 requests: 32 more before any is recycled.
+    assert all(balancer.pick() is not new for _ in range(32))
+    # Then the four are opened again, round robin over three replicas (its turn comes next).
+    recycled = [balancer.pick() for _ in range(4)]
+    assert [replica.name for replica in recycled] == ["new", "old-0", "old-1", "new"]  # type: ignore[union-attr]
+    assert balancer.opened == 8  # type: ignore[attr-defined]
+    # Removing a replica re-opens its connections at once, on the others.
+    balancer.remove(new)  # type: ignore[arg-type]
+    assert all(balancer.pick() is not new for _ in range(40))
+    assert inner.routable == []  # the inner balancer passed in was not touched
+
+
+def test_keep_alive_connections_are_reopened_at_their_age_limit() -> None:
+    env = simpy.Environment()
+    settings = Connections(count=1, requests_per_connection=None, max_age_s=5.0)
+    balancer = make_balancer("round_robin", np.random.default_rng(1), settings, env)
+    replicas = [SimpleNamespace(name=f"r{i}", routable=False) for i in range(2)]
+    for replica in replicas:
+        balancer.add(replica)  # type: ignore[arg-type]
+    assert all(balancer.pick() is replicas[0] for _ in range(100))
+    env.run(until=5.0)
+    assert balancer.pick() is replicas[1]

@@ -279,6 +279,20 @@ class Cluster(_Model):
         return self.catalogue()[self.node_type]
 
 
+class Connections(_Model):
+    """Clients that keep connections open (HTTP keep-alive, HTTP/2, gRPC channels).
+
+    ``count`` connections are held open; each carries requests to the replica it opened to
+    until it has carried ``requests_per_connection`` (nginx's ``keepalive_requests`` default,
+    1000; null: no limit) or is ``max_age_s`` old (null: no age limit, as most HTTP client
+    pools), then it is opened again and balanced anew.
+    """
+
+    count: int = Field(ge=1, le=1_000_000)
+    requests_per_connection: int | None = Field(default=1000, ge=1)
+    max_age_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+
 class LoadBalancer(_Model):
     """How requests are spread over routable replicas.
 
@@ -296,6 +310,12 @@ class LoadBalancer(_Model):
     retries likewise). Off by default, as none of the policies' own balancers does it: the
     AWS ALB does not retry, and kube-proxy and the Swarm routing mesh are layer 4 (IPVS,
     iptables) and cannot; the client then waits its own connect timeout.
+
+    ``connections``: set it for clients that keep connections open, where the balancer is
+    layer 4 (kube-proxy, the Swarm routing mesh): it then balances connections, not
+    requests, and replicas added by a scale-out get traffic only as connections are
+    recycled. Unset (the default), every request is balanced on its own: what an L7 proxy or
+    the ALB does, and what many short-lived client connections (a mobile app's) amount to.
     """
 
     algorithm: BalancerAlgorithm | None = None
@@ -303,6 +323,7 @@ class LoadBalancer(_Model):
     next_upstream: bool = False
     next_upstream_tries: int = Field(default=3, ge=1, le=100)
     connect_timeout_s: float = Field(default=5.0, gt=0, allow_inf_nan=False)
+    connections: Connections | None = None
 
 
 # --- traffic -----------------------------------------------------------------------------------

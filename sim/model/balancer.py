@@ -8,15 +8,22 @@
   (Mitzenmacher 2001; NGINX ``random two least_conn``).
 
 Random picks use the run's ``balancer`` stream, drawn in bulk.
+
+With ``load_balancer.connections`` set, clients keep connections open (HTTP keep-alive,
+HTTP/2) and :class:`KeepAlive` balances connections, not requests: the algorithm picks a
+replica when a connection opens, and the connection carries requests there until it is
+recycled.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
+import simpy
 
-from sim.config.schema import BalancerAlgorithm
+from sim.config.schema import BalancerAlgorithm, Connections
 
 if TYPE_CHECKING:
     from sim.model.container import Container, DeadReplica
@@ -167,6 +174,65 @@ class PowerOfTwoChoices(Balancer):
         return b if b.busy + len(b.queue) < a.busy + len(a.queue) else a
 
 
+class KeepAlive(Balancer):
+    """Clients holding ``count`` open connections, each pinned to the replica it opened to.
+
+    Requests take the connections in turn (clients alike, each on its own connection). A
+    connection is opened again — the inner algorithm picks its replica then — after
+    ``requests_per_connection`` requests or ``max_age_s``, or when its replica stops being
+    routable (removed, drained, dead and noticed). So replicas added by a scale-out receive
+    traffic only as connections turn over: what layer-4 balancing (kube-proxy, the Swarm
+    routing mesh) does to keep-alive and HTTP/2 clients (Kubernetes docs, "Virtual IPs and
+    Service Proxies").
+    """
+
+    def __init__(self, inner: Balancer, settings: Connections, clock: simpy.Environment) -> None:
+        super().__init__(inner._rng)
+        self._inner = inner
+        self.routable = inner.routable  # one list: the inner balancer keeps it
+        self._clock = clock
+        self._replicas: list[Container | None] = [None] * settings.count
+        self._requests_left = [0] * settings.count
+        self._opened_s = [0.0] * settings.count
+        self._per_connection = settings.requests_per_connection or 2**62
+        self._max_age_s = settings.max_age_s if settings.max_age_s is not None else math.inf
+        self._next = 0
+        self.opened = 0  # connections opened so far
+
+    def add(self, container: Container) -> None:
+        self._inner.add(container)
+
+    def remove(self, container: Container) -> None:
+        self._inner.remove(container)
+
+    def remove_node(self, node: Node) -> None:
+        self._inner.remove_node(node)
+
+    def stand_in(self, container: Container, stand_in: Container | DeadReplica) -> None:
+        self._inner.stand_in(container, stand_in)
+
+    def pick(self) -> Container | None:
+        connection = self._next
+        self._next = connection + 1 if connection + 1 < len(self._replicas) else 0
+        replica = self._replicas[connection]
+        left = self._requests_left[connection]
+        if (
+            replica is None
+            or not left
+            or not replica.routable
+            or self._clock.now - self._opened_s[connection] >= self._max_age_s
+        ):
+            replica = self._inner.pick()
+            if replica is None:
+                return None
+            self._replicas[connection] = replica
+            self._opened_s[connection] = float(self._clock.now)
+            left = self._per_connection
+            self.opened += 1
+        self._requests_left[connection] = left - 1
+        return replica
+
+
 ALGORITHMS: dict[BalancerAlgorithm, type[Balancer]] = {
     "round_robin": RoundRobin,
     "random": Random,
@@ -175,6 +241,16 @@ ALGORITHMS: dict[BalancerAlgorithm, type[Balancer]] = {
 }
 
 
-def make_balancer(algorithm: BalancerAlgorithm, rng: np.random.Generator) -> Balancer:
-    """The balancer named in the scenario (``load_balancer.algorithm``)."""
-    return ALGORITHMS[algorithm](rng)
+def make_balancer(
+    algorithm: BalancerAlgorithm,
+    rng: np.random.Generator,
+    connections: Connections | None = None,
+    clock: simpy.Environment | None = None,
+) -> Balancer:
+    """The balancer named in the scenario (``load_balancer.algorithm``), per connection
+    where clients keep them open (``load_balancer.connections``)."""
+    balancer = ALGORITHMS[algorithm](rng)
+    if connections is None:
+        return balancer
+    assert clock is not None, "keep-alive connections age by the run's clock"
+    return KeepAlive(balancer, connections, clock)

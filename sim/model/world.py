@@ -65,7 +65,9 @@ def build_world(
         slo_percentile=scenario.slo.percentile,
         keep_requests=record_requests,
     )
-    balancer = make_balancer(balancer_algorithm, rngs["balancer"])
+    balancer = make_balancer(
+        balancer_algorithm, rngs["balancer"], scenario.load_balancer.connections, env
+    )
     with trace_context():
         traffic = ArrivalGenerator(
             scenario.traffic, scenario.duration_s, rngs["arrivals"], scenario.resolve_path
