@@ -22,6 +22,7 @@ REQUIRED_KEYS = {
     "peak_rss_mb_10m",
     "mmc_engine_kubernetes_rps",
     "booking_engine_kubernetes_rps",
+    "booking_overload_kubernetes_rps",
 }
 
 
