@@ -83,33 +83,40 @@ class QuotaContainer(Container):
 
     # --- every change of share passes here first ------------------------------------------------
 
+    # The checks before and after are inlined where they are cheapest to skip: a container at
+    # or below its limit, mid-period, pays two comparisons per call.
+
     def accept(self, now: float, demand_s: float, endpoint: int) -> None:
-        self._look(now)
-        if self.throttled and self.busy < self.concurrency:
-            # It starts, and waits with the others for the next period.
-            self._advance(now)
-            entry = [self.virtual_s + demand_s, now, endpoint, True, demand_s]
-            heappush(self.heap, entry)
-            self.in_service.append(entry)
-            self.busy += 1
-            self._reschedule(now)  # its deadline, where the server cancels
-            return
-        super().accept(now, demand_s, endpoint)
-        self._arm(now)
+        if self.throttled or now >= self._period_end_s or self.alloc_cores > self._limit_cores:
+            self._look(now)
+            if self.throttled and self.busy < self.concurrency:
+                # It starts, and waits with the others for the next period.
+                self._advance(now)
+                entry = [self.virtual_s + demand_s, now, endpoint, True, demand_s]
+                heappush(self.heap, entry)
+                self.in_service.append(entry)
+                self.busy += 1
+                self._reschedule(now)  # its deadline, where the server cancels
+                return
+        Container.accept(self, now, demand_s, endpoint)
+        if self.alloc_cores > self._limit_cores:
+            self._arm(now)
 
     def wake(self, now: float) -> None:
-        self._look(now)
-        super().wake(now)
-        self._arm(now)
+        if self.throttled or now >= self._period_end_s or self.alloc_cores > self._limit_cores:
+            self._look(now)
+        Container.wake(self, now)
+        if self.throttled or self.alloc_cores > self._limit_cores:
+            self._arm(now)
 
     def set_alloc(self, now: float, alloc_cores: float) -> None:
         self._look(now)
-        super().set_alloc(now, alloc_cores)
+        Container.set_alloc(self, now, alloc_cores)
         self._arm(now)
 
     def set_isolated(self, now: float, isolated: bool) -> None:
         self._look(now)
-        super().set_isolated(now, isolated)
+        Container.set_isolated(self, now, isolated)
         self._arm(now)
 
     def warm_up(self, now: float, cpu_m: int) -> None:
