@@ -340,3 +340,52 @@ def test_skipping_quiet_controller_ticks_changes_no_result(
     assert calls_skipping.keys() == calls.keys() == {cls.name for cls in quiet}
     for name, count in calls.items():
         assert calls_skipping[name] < count, name
+
+
+DEAD_NODE = {
+    # Short, equal requests on lightly loaded replicas: what is slow here is the dead node.
+    "service.endpoints": [
+        {"name": "read", "weight": 1, "cpu_demand_s": {"dist": "constant", "value": 0.01}}
+    ],
+    "traffic.rate_rps": 40,
+    "faults": [{"kind": "node_crash", "at_s": 100, "node": 0}],
+}
+
+
+def test_a_dead_machine_answers_nothing_until_the_connect_timeout() -> None:
+    result = sim.run(
+        scenario(**DEAD_NODE, **{"service.connect_timeout_s": 1.0}), seed=1, record_requests=True
+    )
+    frame = result.requests
+    # Sent to node-0's replicas after the crash, before the health check gives up at 160 s.
+    dead = frame[frame["replica"].isin([0, 2]) & (frame["arrival_s"] > 100)]
+    assert len(dead) > 100
+    assert (dead["outcome"] == "rejected").all()
+    assert dead["latency_s"].to_numpy() == pytest.approx(1.0)  # exactly the connect timeout
+    assert result.summary["rejected_connect"] == len(dead[dead["arrival_s"] >= 30])
+
+
+def test_a_balancer_that_tries_the_next_upstream_hides_the_dead_machine() -> None:
+    # ingress-nginx: no answer from node-0's replica within 0.5 s, so the proxy sends the
+    # request to the next replica; the client waits 0.5 s longer and is answered.
+    changes = {
+        "load_balancer.next_upstream": True,
+        "load_balancer.connect_timeout_s": 0.5,
+        "service.connect_timeout_s": 1.0,
+    }
+    result = sim.run(scenario(**DEAD_NODE, **changes), seed=1, record_requests=True)
+    frame = result.requests
+    after = frame[(frame["arrival_s"] > 100) & (frame["arrival_s"] < 159)]
+    delayed = after[after["latency_s"] >= 0.5]
+    # Round robin over two dead and two live replicas: about half the requests met a dead
+    # one first. The proxy's next pick is live about half the time again, so three quarters
+    # are answered on a live replica; the rest meet dead ones on all three tries and get the
+    # proxy's 504 after 3 × 0.5 s. The client's own connect timeout never comes into it.
+    assert len(delayed) == pytest.approx(len(after) / 2, rel=0.1)
+    answered = delayed[delayed["outcome"] == "completed"]
+    assert set(answered["replica"]) <= {1, 3}
+    assert len(answered) / len(delayed) == pytest.approx(0.75, abs=0.1)
+    refused = delayed[delayed["outcome"] != "completed"]
+    assert (refused["outcome"] == "rejected").all()
+    assert refused["latency_s"].to_numpy() == pytest.approx(1.5)
+    assert result.summary["rejected_connect"] == 0

@@ -54,9 +54,8 @@ class Connector:
 
     __slots__ = (
         "_balancer",
-        "_client_connect_s",
+        "_connect_s",
         "_lane",
-        "_proxy_connect_s",
         "_recorder",
         "_timeout_s",
         "_tries",
@@ -78,9 +77,9 @@ class Connector:
         self._balancer = balancer
         self._recorder = recorder
         self._timeout_s = timeout_s
-        self._client_connect_s = connect_timeout_s
         self._tries = next_upstream_tries  # 0: the balancer does not try another replica
-        self._proxy_connect_s = proxy_connect_timeout_s
+        # Whose connect timeout counts: the proxy's where it tries another replica.
+        self._connect_s = proxy_connect_timeout_s if next_upstream_tries else connect_timeout_s
         self._waiting: dict[int, list[Any]] = {}
 
     # --- what the containers and dead stand-ins report ------------------------------------------
@@ -106,7 +105,7 @@ class Connector:
             self._settle(waiting)
             self._recorder.time_out(now, arrival_s, waiting[ENDPOINT], waiting[TARGET].index)
             return
-        if now < waiting[STARTED_S] + self._connect_timeout_s():  # a SYN retransmission
+        if now < waiting[STARTED_S] + self._connect_s:  # a SYN retransmission
             waiting[SYNS] += 1
             if waiting[TARGET].admit(now, arrival_s, waiting[DEMAND_S], waiting[ENDPOINT]):
                 self._settle(waiting)
@@ -131,9 +130,6 @@ class Connector:
 
     # --- bookkeeping ---------------------------------------------------------------------------
 
-    def _connect_timeout_s(self) -> float:
-        return self._proxy_connect_s if self._tries else self._client_connect_s
-
     def _wait(self, waiting: list[Any], now: float) -> None:
         self._waiting[id(waiting)] = waiting
         self._schedule(waiting, now)
@@ -141,14 +137,16 @@ class Connector:
     def _schedule(self, waiting: list[Any], now: float) -> None:
         """The next thing that can happen: a retransmission (to a live backlog), the end of
         the connect timeout, or the end of the client's patience."""
-        give_up_s = min(
-            waiting[STARTED_S] + self._connect_timeout_s(), waiting[ARRIVAL_S] + self._timeout_s
-        )
-        next_s = give_up_s
+        started_s = waiting[STARTED_S]
+        next_s = started_s + self._connect_s
+        patience_s = waiting[ARRIVAL_S] + self._timeout_s
+        if patience_s < next_s:
+            next_s = patience_s
         if waiting[TARGET].listening:
-            syn_s = waiting[STARTED_S] + SYN_RTO_S * (2.0 ** waiting[SYNS] - 1.0)
-            next_s = min(syn_s, give_up_s)
-        self._lane.depart_at(max(next_s, now), self, waiting)  # type: ignore[arg-type]
+            syn_s = started_s + SYN_RTO_S * (2.0 ** waiting[SYNS] - 1.0)
+            if syn_s < next_s:
+                next_s = syn_s
+        self._lane.depart_at(next_s if next_s > now else now, self, waiting)  # type: ignore[arg-type]
 
     def _settle(self, waiting: list[Any]) -> None:
         waiting[LIVE] = False
