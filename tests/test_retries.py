@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import sim
@@ -247,3 +248,69 @@ def test_the_retry_storm_is_cured_by_cutting_retries_or_wasted_work(
     assert result.summary["recovery_s"] < 300.0
     late = result.timeseries[result.timeseries["time_s"] > 1200]
     assert late["goodput_rps"].mean() == pytest.approx(28.0, rel=0.05)
+
+
+def _deep_queue(**overrides: Any) -> sim.Scenario:
+    """One worker on one core, 1 s per request at 2 req/s: the FCFS queue grows without end
+    and the server, which does not cancel, keeps working for clients that left."""
+    data: dict[str, Any] = {
+        "name": "deep-queue",
+        "duration_s": 120,
+        "sample_interval_s": 10,
+        "service": {
+            "endpoints": [
+                {"name": "api", "weight": 1, "cpu_demand_s": {"dist": "constant", "value": 1.0}}
+            ],
+            "timeout_s": 3,
+            "initial_replicas": 1,
+            "container": {
+                "concurrency": 1,
+                "queue_limit": 100_000,
+                "cpu_request_m": 1000,
+                "cpu_limit_m": 1000,
+            },
+            "retries": {
+                "max_attempts": 2,
+                "on": ["timeout"],
+                "backoff": {"base_s": 0.5, "jitter": "none"},
+            },
+        },
+        "cluster": {"node_type": "m5.large", "initial_nodes": 1},
+        "traffic": {"rate_rps": 2},
+        "policy": {"name": "static"},
+    }
+    return sim.Scenario.model_validate(data).with_overrides(overrides)
+
+
+def test_a_client_retries_at_its_timeout_while_the_server_keeps_its_request() -> None:
+    result = sim.run(_deep_queue(), seed=2, record_requests=True)
+    requests = result.requests
+    assert requests is not None
+    first = requests[requests["attempt"] == 1]
+    gone = first[first["outcome"] == "timed_out"]
+    assert len(gone) > 100
+    # Each client gives up exactly at its 3 s timeout, wherever its request is...
+    assert (gone["end_s"] - gone["arrival_s"]).to_numpy() == pytest.approx(3.0)
+    # ...and sends its retry 0.5 s later, long before the server would have reached it.
+    second = np.sort(requests[requests["attempt"] == 2]["arrival_s"].to_numpy())
+    expected = np.sort(gone["end_s"].to_numpy() + 0.5)
+    assert second == pytest.approx(expected[expected < 120])
+    # The server still worked through the abandoned requests at its own pace.
+    summary = result.summary
+    assert summary["wasted_cpu_s"] > 0
+    assert result.timeseries["late_answers"].sum() > 0
+    outcomes = summary["completed"] + summary["rejected"] + summary["timed_out"]
+    assert outcomes + summary["in_flight"] == summary["attempts"]
+
+
+def test_counting_timeouts_at_their_time_changes_no_count() -> None:
+    # With retries on (for an outcome that never happens here), timeouts are counted at
+    # their time; without, when the server reaches the request, dated back. Same requests,
+    # same outcomes, in the same rows.
+    plain = sim.run(_deep_queue(**{"service.retries.max_attempts": 1}), seed=2)
+    watched = sim.run(_deep_queue(**{"service.retries.on": ["connect"]}), seed=2)
+    assert watched.summary["retries"] == 0
+    for key in ("completed", "timed_out", "in_flight", "wasted_cpu_s", "latency_p95_s"):
+        assert plain.summary[key] == pytest.approx(watched.summary[key]), key
+    columns = ["completed", "timed_out", "late_answers"]
+    pd.testing.assert_frame_equal(plain.timeseries[columns], watched.timeseries[columns])

@@ -445,6 +445,8 @@ class Cluster:
             queue_limit=spec.queue_limit,
             timeout_s=self.scenario.service.timeout_s,
             cancel_on_timeout=self.scenario.service.cancel_on_timeout,
+            # Clients that retry give up at their time; count it then (see Container).
+            notify_clients=self.scenario.service.retries.max_attempts > 1,
             connector=self.connector if spec.overflow == "drop" else None,
             cpu_limit_m=cpu_limit_m,
             cpu_request_m=spec.cpu_request_m,

@@ -50,6 +50,7 @@ ENDPOINT = 2  # the index of its endpoint
 LIVE = 3  # False once it has left (done, given up, lost)
 STARTED_S = 4  # dedicated cores: when it started
 DEMAND_S = 4  # processor sharing: its CPU demand (the same place; the layouts never mix)
+NOTIFIED = 5  # processor sharing: its client's timeout is already counted (see _notify_clients)
 # A waiting request is a tuple (arrival_s, demand_s, endpoint) in the FCFS accept queue.
 QUEUED_ARRIVAL_S = 0
 
@@ -76,11 +77,13 @@ class Container:
         "_lane_sequence",
         "_latency_append",
         "_log",
+        "_queue_notified",
         "_rate_by_busy",
         "_recorder",
         "_start_sum_s",
         "_warmup_latency_append",
         "_warmup_s",
+        "_watch",
         "alloc_cores",
         "busy",
         "cancel_after_s",
@@ -126,6 +129,7 @@ class Container:
         queue_limit: int,
         timeout_s: float,
         cancel_on_timeout: bool = False,
+        notify_clients: bool = False,
         connector: Connector | None = None,
         cpu_limit_m: int | None,
         cpu_request_m: int,
@@ -150,6 +154,13 @@ class Container:
         # When the server stops working for a client that left: at its timeout when deadlines
         # propagate, never for a thread-per-request server (the default).
         self.cancel_after_s = timeout_s if cancel_on_timeout else math.inf
+        # Where the server does not cancel but clients retry, their timeouts are counted at
+        # their time (see _notify_clients): the in-service requests not yet counted, and how
+        # many at the head of the queue are.
+        self._watch: deque[list[Any]] | None = (
+            deque() if notify_clients and not cancel_on_timeout else None
+        )
+        self._queue_notified = 0
         self.limit_m = cpu_limit_m  # None: as much as the node has
         self.request_m = cpu_request_m
         self.memory_request_mib = memory_request_mib
@@ -232,7 +243,7 @@ class Container:
                 self.virtual_s += self.rate * elapsed
                 self.cpu_used_core_s += self.alloc_cores * elapsed
                 self.virtual_at_s = now
-            entry = [self.virtual_s + demand_s, now, endpoint, True, demand_s]
+            entry = [self.virtual_s + demand_s, now, endpoint, True, demand_s, False]
             heap = self.heap
             heappush(heap, entry)
             in_service = self.in_service
@@ -265,12 +276,17 @@ class Container:
                     heappush(self._lane_heap, (next_s, next(self._lane_sequence), self, None))
             else:
                 self._reschedule(now)
+            if self._watch is not None:
+                self._watch.append(entry)
+                self._watch_clients(now)
             return
         queue = self.queue
         if queue and queue[0][QUEUED_ARRIVAL_S] + self.cancel_after_s <= now:
             self._expire_queue_head(now, self.cancel_after_s)
         if len(queue) < self.queue_limit:
             queue.append((now, demand_s, endpoint))
+            if self._watch is not None:
+                self._watch_clients(now)
         elif self._dropped is None:
             self._recorder.reject(now, now, endpoint, self.index, QUEUE_FULL)
         else:
@@ -300,6 +316,8 @@ class Container:
                 self._start_waiting(now)
             else:
                 self.wake(now)
+        elif self._watch is not None:
+            self._watch_clients(now)
         return True
 
     def wake(self, now: float) -> None:
@@ -315,6 +333,8 @@ class Container:
             self.virtual_s = virtual_s
             self.cpu_used_core_s += self.alloc_cores * elapsed
             self.virtual_at_s = now
+        if self._watch is not None:
+            self._notify_clients(now)
         heap = self.heap
         busy = before = self.busy
         # Departures: every live request whose virtual finish has been reached.
@@ -356,6 +376,7 @@ class Container:
         queue = self.queue
         if queue:
             concurrency = self.concurrency
+            watch = self._watch
             while queue and busy < concurrency:
                 arrival_s, demand_s, endpoint = queue.popleft()
                 if arrival_s <= cut:
@@ -363,10 +384,16 @@ class Container:
                         arrival_s + self.timeout_s, arrival_s, endpoint, self.index
                     )
                     continue
-                entry = [virtual_s + demand_s, arrival_s, endpoint, True, demand_s]
+                entry = [virtual_s + demand_s, arrival_s, endpoint, True, demand_s, False]
                 heappush(heap, entry)
                 in_service.append(entry)
                 busy += 1
+                if watch is not None:
+                    if self._queue_notified:  # its client's timeout was counted while it waited
+                        self._queue_notified -= 1
+                        entry[NOTIFIED] = True
+                    else:
+                        watch.append(entry)
         if busy != before:
             self.busy = busy
             if self.isolated:  # the common cases, inlined: see _change_demand
@@ -393,6 +420,8 @@ class Container:
                 next_s = now
             self.wakeup_s = next_s
             heappush(self._lane_heap, (next_s, next(self._lane_sequence), self, None))
+            if self._watch is not None:
+                self._watch_clients(now)
         else:
             self._reschedule(now)  # idle: restarts the virtual clock
             if self.state == TERMINATING and not queue:
@@ -503,6 +532,7 @@ class Container:
                     entry[ENDPOINT],
                     True,
                     entry[FINISH_S] - entry[STARTED_S],
+                    False,
                 ]
                 heappush(self.heap, fresh)
                 self.in_service.append(fresh)
@@ -516,10 +546,64 @@ class Container:
         return spent_s if spent_s > 0 else 0.0
 
     def _late(self, now: float, entry: list[Any], spent_s: float) -> None:
-        """A request done after its client gave up: its timeout, and its CPU wasted."""
+        """A request done after its client gave up: its timeout (unless already counted at
+        its time), and its CPU wasted."""
         arrival_s = entry[ARRIVAL_S]
-        self._recorder.late(now, arrival_s + self.timeout_s, arrival_s, entry[ENDPOINT], self.index)
+        if self._watch is not None and entry[NOTIFIED]:
+            self._recorder.lost_answer()
+        else:
+            self._recorder.late(
+                now, arrival_s + self.timeout_s, arrival_s, entry[ENDPOINT], self.index
+            )
         self._recorder.waste(arrival_s, spent_s)
+
+    # --- clients' deadlines, where the server does not cancel ----------------------------------
+
+    def _notify_clients(self, now: float) -> None:
+        """Count, at their time, the timeouts of clients whose requests are still here.
+
+        Only where clients retry and the server does not cancel: a client gives up at its
+        timeout and sends its retry then, while the server keeps the request and works on it.
+        Requests in service not yet counted wait in :attr:`_watch` (in start order, which is
+        arrival order); in the FCFS queue the counted ones are its first
+        :attr:`_queue_notified`.
+        """
+        cut = now - self.timeout_s + FLOAT_SLACK
+        watch = self._watch
+        assert watch is not None
+        recorder = self._recorder
+        timeout_s = self.timeout_s
+        while watch and (not watch[0][LIVE] or watch[0][ARRIVAL_S] <= cut):
+            entry = watch.popleft()
+            if entry[LIVE] and not entry[NOTIFIED]:
+                entry[NOTIFIED] = True
+                arrival_s = entry[ARRIVAL_S]
+                recorder.time_out(arrival_s + timeout_s, arrival_s, entry[ENDPOINT], self.index)
+        queue = self.queue
+        counted = self._queue_notified
+        while counted < len(queue) and queue[counted][QUEUED_ARRIVAL_S] <= cut:
+            arrival_s, _, endpoint = queue[counted]
+            recorder.time_out(arrival_s + timeout_s, arrival_s, endpoint, self.index)
+            counted += 1
+        self._queue_notified = counted
+
+    def _watch_clients(self, now: float) -> None:
+        """Make sure the container wakes at the next client deadline not yet counted."""
+        watch = self._watch
+        assert watch is not None
+        while watch and not watch[0][LIVE]:
+            watch.popleft()
+        if watch:
+            deadline_s = watch[0][ARRIVAL_S] + self.timeout_s
+        elif self._queue_notified < len(self.queue):
+            deadline_s = self.queue[self._queue_notified][QUEUED_ARRIVAL_S] + self.timeout_s
+        else:
+            return
+        if deadline_s < now:
+            deadline_s = now
+        if deadline_s < self.wakeup_s:
+            self.wakeup_s = deadline_s
+            self._lane.wake_at(deadline_s, self)
 
     def _expire_queue_head(self, now: float, after_s: float) -> None:
         """Count the waiting requests whose clients gave up ``after_s`` after sending them."""
@@ -607,7 +691,12 @@ class Container:
     def set_isolated(self, now: float, isolated: bool) -> None:
         """Switch between the isolated fast paths and CFS sharing (see :meth:`Node.attach`)."""
         self._advance(now)
-        dedicated = isolated and self.may_dedicate and self.concurrency * 1000 <= self._cap_m
+        dedicated = (
+            isolated
+            and self.may_dedicate
+            and self._watch is None  # clients' deadlines are watched in the shared model
+            and self.concurrency * 1000 <= self._cap_m
+        )
         if dedicated != self.dedicated:
             self._convert(now, dedicated)
         self.isolated = isolated
@@ -644,6 +733,8 @@ class Container:
             # Idle: forget finished entries and restart the virtual clock near zero, which
             # keeps its float resolution fine however long the run.
             self.in_service.clear()
+            if self._watch is not None:
+                self._watch.clear()
             self.virtual_s = 0.0
             self.virtual_at_s = now
             return
@@ -679,25 +770,32 @@ class Container:
         self.cpu_used_core_s = self.cpu_used_until(now)  # the work done so far stays spent
         lost = 0
         cut = now - self.timeout_s
-        for arrival_s, _, endpoint in self.queue:
+        for position, (arrival_s, _, endpoint) in enumerate(self.queue):
+            if position < self._queue_notified:
+                continue  # its client's timeout is counted already
             if arrival_s <= cut:
                 self._recorder.time_out(arrival_s + self.timeout_s, arrival_s, endpoint, self.index)
             else:
                 self._recorder.reject(now, arrival_s, endpoint, self.index, reason)
                 lost += 1
         uncancelled = self.cancel_after_s == _INFINITY
+        watched = self._watch is not None
         for entry in self._serving():
             entry[LIVE] = False
             arrival_s = entry[ARRIVAL_S]
             if uncancelled and arrival_s <= cut:  # still worked on, for a client long gone
-                self._recorder.time_out(
-                    arrival_s + self.timeout_s, arrival_s, entry[ENDPOINT], self.index
-                )
+                if not (watched and entry[NOTIFIED]):
+                    self._recorder.time_out(
+                        arrival_s + self.timeout_s, arrival_s, entry[ENDPOINT], self.index
+                    )
                 self._recorder.waste(arrival_s, self._spent_s(entry, now))
                 continue
             self._recorder.reject(now, arrival_s, entry[ENDPOINT], self.index, reason)
             lost += 1
         self.queue.clear()
+        self._queue_notified = 0
+        if self._watch is not None:
+            self._watch.clear()
         self.heap.clear()
         self.in_service.clear()
         self.busy = 0
@@ -751,6 +849,12 @@ class Container:
             for entry in serving:
                 entry[STARTED_S] = end_s  # counted up to here
             self._start_sum_s = end_s * len(serving)
+        watched = self._watch is not None
+        if watched:
+            self._notify_clients(end_s)  # every client gone by the end is counted: settled
+            for _ in range(self._queue_notified):
+                self.queue.popleft()
+            self._queue_notified = 0
         self._expire_queue_head(end_s, self.timeout_s)
         for entry in serving:
             if entry[ARRIVAL_S] <= cut:
@@ -758,9 +862,13 @@ class Container:
                 self.busy -= 1
                 if self.dedicated:
                     self._start_sum_s -= end_s
-                self._recorder.time_out(
-                    entry[ARRIVAL_S] + self.timeout_s, entry[ARRIVAL_S], entry[ENDPOINT], self.index
-                )
+                if not (watched and entry[NOTIFIED]):
+                    self._recorder.time_out(
+                        entry[ARRIVAL_S] + self.timeout_s,
+                        entry[ARRIVAL_S],
+                        entry[ENDPOINT],
+                        self.index,
+                    )
 
     def requests_in_flight(self) -> list[tuple[float, int]]:
         """``(arrival_s, endpoint)`` of every request still here (for the per-request frame)."""

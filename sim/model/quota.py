@@ -92,11 +92,14 @@ class QuotaContainer(Container):
             if self.throttled and self.busy < self.concurrency:
                 # It starts, and waits with the others for the next period.
                 self._advance(now)
-                entry = [self.virtual_s + demand_s, now, endpoint, True, demand_s]
+                entry = [self.virtual_s + demand_s, now, endpoint, True, demand_s, False]
                 heappush(self.heap, entry)
                 self.in_service.append(entry)
                 self.busy += 1
                 self._reschedule(now)  # its deadline, where the server cancels
+                if self._watch is not None:
+                    self._watch.append(entry)
+                    self._watch_clients(now)
                 return
         Container.accept(self, now, demand_s, endpoint)
         if self.alloc_cores > self._limit_cores:

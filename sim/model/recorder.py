@@ -129,6 +129,10 @@ class Recorder:
         self.interval_late_answers += 1
         self.time_out(at_s, arrival_s, endpoint, container)
 
+    def lost_answer(self) -> None:
+        """An answer finished now for a client whose timeout was already counted."""
+        self.interval_late_answers += 1
+
     def waste(self, arrival_s: float, cpu_s: float) -> None:
         """CPU-seconds spent on a request whose client had given up (by the time it left)."""
         self.interval_wasted_cpu_s += cpu_s
