@@ -3,15 +3,20 @@
 The model inside one container:
 
 * Requests that find a free worker slot (``busy < concurrency``) start at once; the others
-  wait in a FCFS accept queue of at most ``queue_limit``; beyond that they are refused (503).
+  wait in a FCFS accept queue of at most ``queue_limit``; beyond that they are refused (a
+  503) or, where the kernel's backlog is full, their SYN is dropped and the client's kernel
+  tries again (:mod:`sim.model.connect`).
 * Requests in service share the container's CPU by processor sharing, each capped at one
   core: with ``busy`` requests and ``alloc`` cores, each progresses at
   ``min(1, alloc/busy)`` CPU-seconds per second. ``alloc`` is the container's CPU limit
-  capped by its CFS fair share of the node (see :meth:`Node.reallocate`).
+  capped by its CFS fair share of the node (see :meth:`Node.reallocate`); a limit enforced
+  per CFS period is :class:`sim.model.quota.QuotaContainer`.
 * A client gives up ``timeout_s`` after it sent the request, wherever the request is. By
   default the server does not notice (a thread-per-request server finds out only when it
   writes the answer): the request waits its turn and runs, its answer reaches no one, and it
-  counts as the client's timeout with its CPU wasted. Where deadlines propagate
+  counts as the client's timeout with its CPU wasted (the timeout is counted, dated back,
+  when the server reaches the request; where clients retry, it is counted at its time, so
+  that the retry leaves then: see :meth:`Container._notify_clients`). Where deadlines propagate
   (``cancel_on_timeout``), the request leaves at the timeout, the work it used still spent:
   because the timeout is the same for every request and both the queue and the worker slots
   are entered in arrival order, the earliest deadline is always at the head of the queue
