@@ -367,8 +367,9 @@ def test_a_dead_machine_answers_nothing_until_the_connect_timeout() -> None:
 
 def test_a_balancer_that_tries_the_next_upstream_hides_the_dead_machine() -> None:
     # ingress-nginx: no answer from node-0's replica within 0.5 s, so the proxy sends the
-    # request to the next replica; the client waits 0.5 s longer and is answered.
+    # request to the next replica it picks; the client waits 0.5 s longer and is answered.
     changes = {
+        "load_balancer.algorithm": "random",
         "load_balancer.next_upstream": True,
         "load_balancer.connect_timeout_s": 0.5,
         "service.connect_timeout_s": 1.0,
@@ -377,14 +378,15 @@ def test_a_balancer_that_tries_the_next_upstream_hides_the_dead_machine() -> Non
     frame = result.requests
     after = frame[(frame["arrival_s"] > 100) & (frame["arrival_s"] < 159)]
     delayed = after[after["latency_s"] >= 0.5]
-    # Round robin over two dead and two live replicas: about half the requests met a dead
-    # one first. The proxy's next pick is live about half the time again, so three quarters
-    # are answered on a live replica; the rest meet dead ones on all three tries and get the
-    # proxy's 504 after 3 × 0.5 s. The client's own connect timeout never comes into it.
+    # Uniform picks over two dead and two live replicas: half the requests meet a dead one
+    # first. The proxy's next pick avoids the replica it just tried (picking again once), so
+    # it is dead with probability 1/4 + 1/4 × 1/2 = 3/8; after three tries, 1 − (3/8)² of the
+    # delayed requests are answered on a live replica, the rest get the proxy's 504 after
+    # 3 × 0.5 s. The client's own connect timeout never comes into it.
     assert len(delayed) == pytest.approx(len(after) / 2, rel=0.1)
     answered = delayed[delayed["outcome"] == "completed"]
     assert set(answered["replica"]) <= {1, 3}
-    assert len(answered) / len(delayed) == pytest.approx(0.75, abs=0.1)
+    assert len(answered) / len(delayed) == pytest.approx(1 - (3 / 8) ** 2, abs=0.05)
     refused = delayed[delayed["outcome"] != "completed"]
     assert (refused["outcome"] == "rejected").all()
     assert refused["latency_s"].to_numpy() == pytest.approx(1.5)

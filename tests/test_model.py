@@ -19,7 +19,7 @@ from sim.config.catalogue import InstanceType
 from sim.config.schema import Connections
 from sim.model.balancer import ALGORITHMS, Balancer, make_balancer
 from sim.model.connect import Connector
-from sim.model.container import Container
+from sim.model.container import Container, DeadReplica
 from sim.model.kernel import RequestLane, Ticker
 from sim.model.node import Node
 from sim.model.quota import QuotaContainer
@@ -34,6 +34,7 @@ class Bench:
     containers: list[Container]
     nodes: list[Node]
     balancer: Balancer
+    connector: Connector
 
 
 def make_bench(
@@ -51,6 +52,9 @@ def make_bench(
     overflow: str = "reject",
     connect_timeout_s: float = 10.0,
     startup_cpu_m: int = 0,
+    cancel_on_timeout: bool = False,
+    notify_clients: bool = False,
+    next_upstream_tries: int = 0,
 ) -> Bench:
     """Containers on one node, fed ``(arrival_s, demand_s)`` requests in order."""
     env = simpy.Environment()
@@ -73,6 +77,7 @@ def make_bench(
         recorder=recorder,
         timeout_s=timeout_s,
         connect_timeout_s=connect_timeout_s,
+        next_upstream_tries=next_upstream_tries,
     )
     made = []
     for index in range(containers):
@@ -81,6 +86,8 @@ def make_bench(
         container = kind(
             **quota,
             connector=connector if overflow == "drop" else None,
+            cancel_on_timeout=cancel_on_timeout,
+            notify_clients=notify_clients,
             name=f"c{index}",
             index=index,
             concurrency=concurrency,
@@ -99,7 +106,7 @@ def make_bench(
         balancer.add(container)
         made.append(container)
     lane.start()
-    return Bench(env, lane, recorder, made, [node], balancer)
+    return Bench(env, lane, recorder, made, [node], balancer, connector)
 
 
 def outcomes(bench: Bench, until_s: float = 1000.0) -> list[tuple[str, float, float]]:
@@ -201,6 +208,35 @@ CASES = {
         # One request uses one core, exactly the limit: never throttled.
         dict(arrivals=[(0.0, 0.25)], concurrency=2, cfs_period_s=0.1),
         [("completed", 0.0, 0.25)],
+    ),
+    "cfs-quota-burst-then-within-the-limit-still-runs-out": (
+        # Four cores for 20 ms spend 80 ms of the 100 ms quota; the long request then runs
+        # alone at one core (the limit) and spends the rest by 40 ms: stalled to 100 ms, it
+        # has 160 ms left, 100 ms per period: done at 260 ms.
+        dict(arrivals=[(0.0, 0.02)] * 3 + [(0.0, 0.2)], concurrency=4, cfs_period_s=0.1),
+        [("completed", 0.0, 0.02)] * 3 + [("completed", 0.0, 0.26)],
+    ),
+    "cfs-quota-throttled-and-emptied-newcomer-waits": (
+        # Four requests spend the quota by 25 ms and are cancelled at their 50 ms deadline,
+        # throttled; one sent at 60 ms waits for the next period: 100 ms to 110 ms.
+        dict(
+            arrivals=[(0.0, 1.0)] * 4 + [(0.06, 0.01)],
+            concurrency=4,
+            cfs_period_s=0.1,
+            timeout_s=0.05,
+            cancel_on_timeout=True,
+        ),
+        [("timed_out", 0.0, 0.05)] * 4 + [("completed", 0.06, 0.11)],
+    ),
+    "clients-watched-an-answer-at-the-deadline-is-an-answer": (
+        dict(arrivals=[(0.0, 1.0)], concurrency=2, timeout_s=1.0, notify_clients=True),
+        [("completed", 0.0, 1.0)],
+    ),
+    "clients-watched-timeout-counted-at-its-time": (
+        # The second waits for the only worker; its client leaves at 1.5 s (counted then),
+        # while the server runs it from 1 s to 2 s anyway.
+        dict(arrivals=[(0.0, 1.0), (0.0, 1.0)], concurrency=1, timeout_s=1.5, notify_clients=True),
+        [("completed", 0.0, 1.0), ("timed_out", 0.0, 1.5)],
     ),
     "cfs-quota-late-arrival-mid-period": (
         # Alone from 0: a core, within the limit. At 50 ms a second joins: two cores, the
@@ -540,13 +576,13 @@ def test_keep_alive_connections_leave_a_new_replica_idle_until_they_are_recycled
     inner = make_balancer("round_robin", np.random.default_rng(1))
     settings = Connections(count=4, requests_per_connection=10)
     balancer = make_balancer("round_robin", np.random.default_rng(1), settings, env)
-    old = [SimpleNamespace(name=f"old-{i}", routable=False) for i in range(2)]
+    old = [SimpleNamespace(name=f"old-{i}", routable=False, listening=True) for i in range(2)]
     for replica in old:
         balancer.add(replica)  # type: ignore[arg-type]
     first = [balancer.pick() for _ in range(8)]
     # Four connections opened round robin over the two replicas, two each.
     assert [replica.name for replica in first] == ["old-0", "old-1"] * 4  # type: ignore[union-attr]
-    new = SimpleNamespace(name="new", routable=False)
+    new = SimpleNamespace(name="new", routable=False, listening=True)
     balancer.add(new)  # type: ignore[arg-type]
     # Each connection has carried 2 of its 10 requests: 32 more before any is recycled.
     assert all(balancer.pick() is not new for _ in range(32))
@@ -564,9 +600,57 @@ def test_keep_alive_connections_are_reopened_at_their_age_limit() -> None:
     env = simpy.Environment()
     settings = Connections(count=1, requests_per_connection=None, max_age_s=5.0)
     balancer = make_balancer("round_robin", np.random.default_rng(1), settings, env)
-    replicas = [SimpleNamespace(name=f"r{i}", routable=False) for i in range(2)]
+    replicas = [SimpleNamespace(name=f"r{i}", routable=False, listening=True) for i in range(2)]
     for replica in replicas:
         balancer.add(replica)  # type: ignore[arg-type]
     assert all(balancer.pick() is replicas[0] for _ in range(100))
     env.run(until=5.0)
     assert balancer.pick() is replicas[1]
+
+
+def test_a_watched_client_is_counted_once_though_the_server_finishes_its_request() -> None:
+    bench = make_bench([(0.0, 1.0), (0.0, 1.0)], concurrency=1, timeout_s=1.5, notify_clients=True)
+    bench.env.run(until=1.6)
+    assert bench.recorder.interval_timed_out == 1  # at 1.5 s, while it is in service
+    bench.env.run(until=3.0)
+    assert bench.recorder.interval_timed_out == 1
+    assert bench.recorder.interval_late_answers == 1  # the answer at 2 s reaches no one
+    assert bench.recorder.interval_wasted_cpu_s == pytest.approx(1.0)
+
+
+def test_a_late_connection_joins_the_queue_in_arrival_order() -> None:
+    # Two workers, three places in the backlog. The request sent at 0.2 s finds the backlog
+    # full; its SYN resent at 3.2 s gets in, after the one sent at 2.1 s was queued: it
+    # takes its place by arrival, before it, and its client's timeout is counted at 5.2 s.
+    arrivals = [(0.0, 1.0), (0.0, 1.5), (0.05, 10), (0.1, 10), (0.15, 10), (0.2, 0.1)]
+    arrivals.append((2.1, 10))
+    bench = make_bench(
+        arrivals, concurrency=2, queue_limit=3, overflow="drop", timeout_s=5.0, notify_clients=True
+    )
+    container = bench.containers[0]
+    bench.env.run(until=5.5)
+    assert [arrival for arrival, _, _ in container.queue] == [0.15, 0.2, 2.1]
+    log = bench.recorder.request_log or []
+    counted = sorted(row[0] for row in log if OUTCOME_NAMES[row[4]] == "timed_out")
+    assert counted == [0.05, 0.1, 0.15, 0.2]
+
+
+def test_the_proxy_does_not_send_its_next_try_back_to_the_dead_replica() -> None:
+    # least_connections would pick the dead stand-in every time (it looks idle) were the
+    # connections waiting on it not counted; the proxy's try after 5 s lands on the live one.
+    bench = make_bench(
+        [(0.0, 0.1), (0.5, 0.1), (1.0, 0.1)],
+        containers=2,
+        concurrency=4,
+        algorithm="least_connections",
+        timeout_s=60.0,
+        next_upstream_tries=3,
+    )
+    dead = bench.containers[0]
+    dead.kill(0.0)
+    bench.balancer.stand_in(dead, DeadReplica(dead, bench.connector))
+    assert outcomes(bench, 100.0) == [
+        ("completed", 0.0, 5.1),
+        ("completed", 0.5, 0.6),
+        ("completed", 1.0, 1.1),
+    ]

@@ -180,10 +180,11 @@ class KeepAlive(Balancer):
     Requests take the connections in turn (clients alike, each on its own connection). A
     connection is opened again — the inner algorithm picks its replica then — after
     ``requests_per_connection`` requests or ``max_age_s``, or when its replica stops being
-    routable (removed, drained, dead and noticed). So replicas added by a scale-out receive
-    traffic only as connections turn over: what layer-4 balancing (kube-proxy, the Swarm
-    routing mesh) does to keep-alive and HTTP/2 clients (Kubernetes docs, "Virtual IPs and
-    Service Proxies").
+    routable (removed, drained, dead and noticed) or listening (its machine is dead: the
+    client's request on it failed, and the client opens a new connection). So replicas added
+    by a scale-out receive traffic only as connections turn over: what layer-4 balancing
+    (kube-proxy, the Swarm routing mesh) does to keep-alive and HTTP/2 clients (Kubernetes
+    docs, "Virtual IPs and Service Proxies").
     """
 
     def __init__(self, inner: Balancer, settings: Connections, clock: simpy.Environment) -> None:
@@ -220,6 +221,7 @@ class KeepAlive(Balancer):
             replica is None
             or not left
             or not replica.routable
+            or not replica.listening  # a dead machine: the client gives up on it, reconnects
             or self._clock.now - self._opened_s[connection] >= self._max_age_s
         ):
             replica = self._inner.pick()

@@ -113,8 +113,12 @@ class Connector:
                 self._schedule(waiting, now)
             return
         if self._tries and waiting[TRIES] < self._tries:  # the proxy tries the next replica
-            self._settle(waiting)
+            # The proxy picks while this connection still counts against the silent replica,
+            # and tries another where it can.
             target = self._balancer.pick()
+            if target is waiting[TARGET]:
+                target = self._balancer.pick()
+            self._settle(waiting)
             if target is None:
                 self._recorder.reject(now, arrival_s, waiting[ENDPOINT], -1, NO_REPLICA)
                 return
@@ -132,6 +136,7 @@ class Connector:
 
     def _wait(self, waiting: list[Any], now: float) -> None:
         self._waiting[id(waiting)] = waiting
+        waiting[TARGET].connecting += 1  # the balancer's measure of its load
         self._schedule(waiting, now)
 
     def _schedule(self, waiting: list[Any], now: float) -> None:
@@ -150,6 +155,7 @@ class Connector:
 
     def _settle(self, waiting: list[Any]) -> None:
         waiting[LIVE] = False
+        waiting[TARGET].connecting -= 1
         del self._waiting[id(waiting)]
 
     def requests_in_flight(self) -> list[tuple[float, int, int]]:

@@ -93,6 +93,7 @@ class Container:
         "busy",
         "cancel_after_s",
         "concurrency",
+        "connecting",
         "cpu_used_core_s",
         "created_s",
         "dedicated",
@@ -209,6 +210,7 @@ class Container:
         self.ready_transition_s = math.nan
         self.zombie = False
         self.restarts = 0
+        self.connecting = 0  # connections whose SYN it dropped, being resent
 
     # --- traffic ------------------------------------------------------------------------------
 
@@ -315,7 +317,12 @@ class Container:
             return False
         if self.busy >= self.concurrency and len(self.queue) >= self.queue_limit:
             return False
-        self.queue.append((arrival_s, demand_s, endpoint))
+        # In arrival order, where the FCFS queue and the clients' deadlines expect it.
+        queue = self.queue
+        position = len(queue)
+        while position > self._queue_notified and queue[position - 1][QUEUED_ARRIVAL_S] > arrival_s:
+            position -= 1
+        queue.insert(position, (arrival_s, demand_s, endpoint))
         if self.busy < self.concurrency:
             if self.dedicated:
                 self._start_waiting(now)
@@ -397,6 +404,8 @@ class Container:
                     if self._queue_notified:  # its client's timeout was counted while it waited
                         self._queue_notified -= 1
                         entry[NOTIFIED] = True
+                    elif watch and watch[-1][ARRIVAL_S] > arrival_s:
+                        _insert_by_arrival(watch, entry)  # a late connection (admit)
                     else:
                         watch.append(entry)
         if busy != before:
@@ -573,12 +582,14 @@ class Container:
         arrival order); in the FCFS queue the counted ones are its first
         :attr:`_queue_notified`.
         """
-        cut = now - self.timeout_s + FLOAT_SLACK
+        # Strictly past the deadline, as a late answer is (so that a request answered at its
+        # deadline is an answer, and one counted here can only finish late).
+        cut = now - self.timeout_s - FLOAT_SLACK
         watch = self._watch
         assert watch is not None
         recorder = self._recorder
         timeout_s = self.timeout_s
-        while watch and (not watch[0][LIVE] or watch[0][ARRIVAL_S] <= cut):
+        while watch and (not watch[0][LIVE] or watch[0][ARRIVAL_S] < cut):
             entry = watch.popleft()
             if entry[LIVE] and not entry[NOTIFIED]:
                 entry[NOTIFIED] = True
@@ -586,7 +597,7 @@ class Container:
                 recorder.time_out(arrival_s + timeout_s, arrival_s, entry[ENDPOINT], self.index)
         queue = self.queue
         counted = self._queue_notified
-        while counted < len(queue) and queue[counted][QUEUED_ARRIVAL_S] <= cut:
+        while counted < len(queue) and queue[counted][QUEUED_ARRIVAL_S] < cut:
             arrival_s, _, endpoint = queue[counted]
             recorder.time_out(arrival_s + timeout_s, arrival_s, endpoint, self.index)
             counted += 1
@@ -599,11 +610,12 @@ class Container:
         while watch and not watch[0][LIVE]:
             watch.popleft()
         if watch:
-            deadline_s = watch[0][ARRIVAL_S] + self.timeout_s
+            arrival_s = watch[0][ARRIVAL_S]
         elif self._queue_notified < len(self.queue):
-            deadline_s = self.queue[self._queue_notified][QUEUED_ARRIVAL_S] + self.timeout_s
+            arrival_s = self.queue[self._queue_notified][QUEUED_ARRIVAL_S]
         else:
             return
+        deadline_s = arrival_s + self.timeout_s + 2 * FLOAT_SLACK  # strictly past it
         if deadline_s < now:
             deadline_s = now
         if deadline_s < self.wakeup_s:
@@ -707,7 +719,10 @@ class Container:
         self.isolated = isolated
         if isolated:
             self.demand_m = 0
-            self.set_alloc(now, self._alloc_by_busy[self.busy])
+            if self.dedicated:  # its share is a core per request, or its warm-up while idle
+                self.alloc_cores = 0.0 if self.busy else self._alloc_by_busy[0]
+            else:
+                self.set_alloc(now, self._alloc_by_busy[self.busy])
             self.rate = self._rate_by_busy[self.busy]
         else:
             self.demand_m = self.wanted_m()
@@ -820,7 +835,9 @@ class Container:
         still running are added here.
         """
         if self.dedicated:
-            return self.cpu_used_core_s + self.busy * now - self._start_sum_s
+            # (alloc_cores is a dedicated container's warm-up, 0 once it serves)
+            warming_s = self.alloc_cores * (now - self.virtual_at_s)
+            return self.cpu_used_core_s + self.busy * now - self._start_sum_s + warming_s
         self._advance(now)
         return self.cpu_used_core_s
 
@@ -851,6 +868,7 @@ class Container:
                 self._recorder.waste(entry[ARRIVAL_S], self._spent_s(entry, end_s))
         if self.dedicated:
             self.cpu_used_core_s = self.cpu_used_until(end_s)
+            self.virtual_at_s = end_s  # (a warm-up's CPU is counted up to here)
             for entry in serving:
                 entry[STARTED_S] = end_s  # counted up to here
             self._start_sum_s = end_s * len(serving)
@@ -882,6 +900,14 @@ class Container:
         return serving + waiting
 
 
+def _insert_by_arrival(watch: deque[list[Any]], entry: list[Any]) -> None:
+    """Put ``entry`` in ``watch`` after every entry that arrived no later (a rare path)."""
+    position = len(watch)
+    while position and watch[position - 1][ARRIVAL_S] > entry[ARRIVAL_S]:
+        position -= 1
+    watch.insert(position, entry)
+
+
 def _arrival_s(entry: list[Any]) -> float:
     arrival_s: float = entry[ARRIVAL_S]
     return arrival_s
@@ -896,7 +922,7 @@ class DeadReplica:
     the dead container, so the hot path of live containers pays nothing for failures.
     """
 
-    __slots__ = ("_connector", "busy", "index", "name", "node", "queue", "routable")
+    __slots__ = ("_connector", "connecting", "index", "name", "node", "queue", "routable")
 
     listening = False
 
@@ -905,13 +931,18 @@ class DeadReplica:
         self.node = container.node
         self.index = container.index
         self.routable = True
-        self.busy = 0
+        self.connecting = 0  # connections waiting on it (set by the connector)
         self.queue: tuple[()] = ()
         self._connector = connector
 
     @property
+    def busy(self) -> int:
+        """What a least-connections balancer sees: connections open and waiting on it."""
+        return self.connecting
+
+    @property
     def in_flight(self) -> int:
-        return 0
+        return self.connecting
 
     def accept(self, now: float, demand_s: float, endpoint: int) -> None:
         self._connector.unanswered(now, demand_s, endpoint, self)

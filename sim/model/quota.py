@@ -15,10 +15,13 @@ The model on top of processor sharing:
 * Periods start at multiples of ``period_s``. CPU used in the current period is the CPU-time
   integral since its start; it is brought up to date lazily, before every change of the
   container's share (all of which pass through this class), so a period costs nothing while
-  the container uses at most its limit — the quota cannot run out then.
-* Above the limit, the container is woken when the quota would run out (or at the period's
-  end, to look again): it is *throttled* — no demand, no share, a frozen virtual clock, so the
-  node's other containers get its cores — until the period ends and the quota is whole again.
+  the container stays at or below its limit from the period's start: the quota cannot run
+  out then.
+* Once it has run above the limit in a period (a *burst*), the container is woken when the
+  quota would run out, whatever its share by then (or at the period's end, to look again,
+  while above the limit): it is *throttled* — no demand, no share, a frozen virtual clock, so
+  the node's other containers get its cores — until the period ends and the quota is whole
+  again.
 
 Requests still arrive, queue, start, time out and are cancelled while it is throttled; they
 just make no progress.
@@ -50,6 +53,7 @@ class QuotaContainer(Container):
         "_period_s",
         "_period_start_used_s",
         "_quota_s",
+        "burst",
         "throttled",
         "throttled_periods",
     )
@@ -67,6 +71,7 @@ class QuotaContainer(Container):
         self._open_demand: list[int] = [0]
         self._open_alloc: list[float] = [0.0]
         self._open_rate: list[float] = [1.0]
+        self.burst = False  # it has run above its limit in this period
         self.throttled = False
         self.throttled_periods = 0  # periods in which the quota ran out (cpu.stat nr_throttled)
 
@@ -83,11 +88,16 @@ class QuotaContainer(Container):
 
     # --- every change of share passes here first ------------------------------------------------
 
-    # The checks before and after are inlined where they are cheapest to skip: a container at
-    # or below its limit, mid-period, pays two comparisons per call.
+    # The checks before and after are inlined where they are cheapest to skip: a container
+    # that has stayed within its limit since the period began pays a few comparisons per call.
 
     def accept(self, now: float, demand_s: float, endpoint: int) -> None:
-        if self.throttled or now >= self._period_end_s or self.alloc_cores > self._limit_cores:
+        if (
+            self.burst
+            or self.throttled
+            or now >= self._period_end_s
+            or self.alloc_cores > self._limit_cores
+        ):
             self._look(now)
             if self.throttled and self.busy < self.concurrency:
                 # It starts, and waits with the others for the next period.
@@ -96,24 +106,32 @@ class QuotaContainer(Container):
                 heappush(self.heap, entry)
                 self.in_service.append(entry)
                 self.busy += 1
+                self._share(now)  # still nothing, even if it found the container empty
                 self._reschedule(now)  # its deadline, where the server cancels
                 if self._watch is not None:
                     self._watch.append(entry)
                     self._watch_clients(now)
                 return
         Container.accept(self, now, demand_s, endpoint)
-        if self.alloc_cores > self._limit_cores:
+        if self.burst or self.alloc_cores > self._limit_cores:
             self._arm(now)
 
     def wake(self, now: float) -> None:
-        if self.throttled or now >= self._period_end_s or self.alloc_cores > self._limit_cores:
+        if (
+            self.burst
+            or self.throttled
+            or now >= self._period_end_s
+            or self.alloc_cores > self._limit_cores
+        ):
             self._look(now)
         Container.wake(self, now)
-        if self.throttled or self.alloc_cores > self._limit_cores:
+        if self.burst or self.throttled or self.alloc_cores > self._limit_cores:
             self._arm(now)
 
     def set_alloc(self, now: float, alloc_cores: float) -> None:
         self._look(now)
+        if self.throttled:
+            alloc_cores = 0.0  # throttled by the look just now: the node's offer is moot
         Container.set_alloc(self, now, alloc_cores)
         self._arm(now)
 
@@ -146,9 +164,12 @@ class QuotaContainer(Container):
             # period began is that share times the time since.
             self._period_start_used_s = self.cpu_used_core_s - self.alloc_cores * (now - start_s)
             self._period_end_s = start_s + period_s
+            self.burst = False  # nothing above the limit yet in this period, except...
             if self.throttled:
                 self._unthrottle(now)
-        elif not self.throttled and self.alloc_cores > self._limit_cores:
+            elif self.alloc_cores > self._limit_cores:
+                self.burst = True  # ...since the period began, at the share in force
+        if not self.throttled and (self.burst or self.alloc_cores > self._limit_cores):
             self._advance(now)
             if self.cpu_used_core_s - self._period_start_used_s >= self._quota_s - FLOAT_SLACK:
                 self._throttle(now)
@@ -159,11 +180,20 @@ class QuotaContainer(Container):
         if self.throttled:
             at_s = self._period_end_s
         elif self.alloc_cores > self._limit_cores:
+            self.burst = True
             self._advance(now)
             left_s = self._quota_s - (self.cpu_used_core_s - self._period_start_used_s)
             at_s = min(now + max(left_s, 0.0) / self.alloc_cores, self._period_end_s)
+        elif self.burst and self.alloc_cores > 0:
+            # Within the limit now, but a burst spent part of the quota early: it may still
+            # run out before the period ends.
+            self._advance(now)
+            left_s = self._quota_s - (self.cpu_used_core_s - self._period_start_used_s)
+            at_s = now + max(left_s, 0.0) / self.alloc_cores
+            if at_s >= self._period_end_s:
+                return  # it lasts the period; the next one starts within the limit
         else:
-            return  # at or below the limit the quota cannot run out
+            return  # within the limit since the period began: the quota cannot run out
         if at_s < self.wakeup_s:
             self.wakeup_s = at_s
             self._lane.wake_at(at_s, self)
