@@ -172,8 +172,8 @@ class Container:
         self.memory_request_mib = memory_request_mib
         self.startup_cpu_m = startup_cpu_m  # CPU its application burns while it starts
         self.queue: deque[tuple[float, float, int]] = deque()  # (arrival_s, demand_s, endpoint)
-        # Processor sharing: [finish_virtual_s, arrival_s, endpoint, live] by finish, and the
-        # same entries in order of start. Dedicated cores: requests in service are
+        # Processor sharing: [finish_virtual_s, arrival_s, endpoint, live, demand_s, notified]
+        # by finish, and the same entries in order of start. Dedicated cores: requests are
         # [finish_s, arrival_s, endpoint, live, start_s], held only by the lane's schedule.
         self.heap: list[list[Any]] = []
         self.in_service: deque[list[Any]] = deque()
@@ -309,20 +309,17 @@ class Container:
         retransmitted SYN, a proxy's next try): start it or queue it, if there is room.
 
         Rare (see :mod:`sim.model.connect`), so it takes the general path: the request joins
-        the accept queue and the container pulls from it as after a departure. Its deadline
-        may be earlier than those already queued; where the server cancels at the timeout,
-        it is then noticed when it starts or finishes rather than at once.
+        the accept queue and the container pulls from it as after a departure. Its client's
+        deadline may then be earlier than those of requests ahead of it; where the server
+        cancels, or clients' timeouts are counted at their time, it is noticed when the one
+        ahead of it is (and dated back), or when it starts or finishes.
         """
         if not self.listening:
             return False
         if self.busy >= self.concurrency and len(self.queue) >= self.queue_limit:
             return False
-        # In arrival order, where the FCFS queue and the clients' deadlines expect it.
-        queue = self.queue
-        position = len(queue)
-        while position > self._queue_notified and queue[position - 1][QUEUED_ARRIVAL_S] > arrival_s:
-            position -= 1
-        queue.insert(position, (arrival_s, demand_s, endpoint))
+        # At the tail: the kernel's accept queue is in the order connections were made.
+        self.queue.append((arrival_s, demand_s, endpoint))
         if self.busy < self.concurrency:
             if self.dedicated:
                 self._start_waiting(now)
