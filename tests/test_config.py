@@ -416,6 +416,18 @@ OVERRIDE_CASES = {
         "random",
     ),
     "clear an optional block": ("traffic.diurnal", None, "traffic.diurnal", None),
+    "a server's preset fills what is unset": (
+        "service.container",
+        {"server": "gunicorn"},
+        "service.container.queue_limit",
+        2048,
+    ),
+    "a scenario's own value wins over its server's": (
+        "service.container",
+        {"server": "gunicorn", "concurrency": 16},
+        "service.container.concurrency",
+        16,
+    ),
 }
 
 
@@ -458,6 +470,13 @@ BAD_OVERRIDE_CASES = {
     "field inside a number": ("traffic.rate_rps.per_s", 1),
     "empty segment": ("traffic..rate_rps", 1),
     "invalid enum value": ("load_balancer.algorithm", "fastest"),
+    "unknown server": ("service.container.server", "apache"),
+    "unknown overflow": ("service.container.overflow", "maybe"),
+    "CFS period not finite": ("service.container.cfs_period_s", float("nan")),
+    "CFS period beyond the kernel's 1 s": ("service.container.cfs_period_s", 2.0),
+    "connect timeout not finite": ("service.connect_timeout_s", float("inf")),
+    "no connections": ("load_balancer.connections.count", 0),
+    "negative start-up CPU": ("service.container.startup_cpu_m", -1),
 }
 
 
@@ -472,6 +491,19 @@ def test_bad_override_names_the_key(booking: Scenario, key: str, value: Any) -> 
     assert error.field is not None
     assert key == error.field or key.startswith(f"{error.field}."), error.field
     assert_one_line(error)
+
+
+def test_changing_the_server_by_override_brings_its_preset() -> None:
+    # Left at Tomcat's values, the container takes nginx's; set by the scenario (or by the
+    # same override), they stay.
+    scenario = Scenario.model_validate(minimal())
+    nginx = scenario.with_overrides({"service.container.server": "nginx"}).service.container
+    assert (nginx.concurrency, nginx.queue_limit, nginx.overflow) == (512, 511, "drop")
+    own = scenario.with_overrides({"service.container.concurrency": 8})
+    kept = own.with_overrides(
+        {"service.container.server": "gunicorn", "service.container.overflow": "reject"}
+    ).service.container
+    assert (kept.concurrency, kept.queue_limit, kept.overflow) == (8, 2048, "reject")
 
 
 def test_override_through_a_value_names_the_value(booking: Scenario) -> None:

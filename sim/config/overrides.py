@@ -24,12 +24,35 @@ def apply_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
     from sim.config.loading import validate_scenario
 
     data = copy.deepcopy(scenario.to_dict())
+    if SERVER_KEY in overrides:
+        _let_the_new_server_fill_in(scenario, data, overrides)
     for key, value in overrides.items():
         set_dotted(data, key, value)
     source = "override " + ", ".join(f"{key}={value!r}" for key, value in overrides.items())
     updated = validate_scenario(data, source=source)
     updated._source_dir = scenario.source_dir
     return updated
+
+
+SERVER_KEY = "service.container.server"
+PRESET_FIELDS = ("concurrency", "queue_limit", "overflow")
+
+
+def _let_the_new_server_fill_in(
+    scenario: Scenario, data: dict[str, Any], overrides: dict[str, Any]
+) -> None:
+    """Changing ``service.container.server`` brings its preset: the fields the scenario left
+    at its old server's values (and the override does not set) are filled from the new one."""
+    from sim.config.servers import SERVERS
+
+    container = scenario.service.container
+    old = SERVERS[container.server]
+    block = data["service"]["container"]
+    for name in PRESET_FIELDS:
+        if f"service.container.{name}" not in overrides and getattr(container, name) == getattr(
+            old, name
+        ):
+            block.pop(name, None)
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
