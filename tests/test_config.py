@@ -477,6 +477,7 @@ BAD_OVERRIDE_CASES = {
     "connect timeout not finite": ("service.connect_timeout_s", float("inf")),
     "no connections": ("load_balancer.connections.count", 0),
     "negative start-up CPU": ("service.container.startup_cpu_m", -1),
+    "absurd worker count": ("service.container.concurrency", 10**11),
 }
 
 

@@ -98,7 +98,9 @@ class Container(_Model):
     """
 
     server: ServerName = DEFAULT_SERVER
-    concurrency: int = Field(default=SERVERS[DEFAULT_SERVER].concurrency, ge=1)
+    # At most 100,000 worker slots: beyond any real server's threads or connections, and the
+    # bound of the per-container tables the CPU model keeps (one entry per slot).
+    concurrency: int = Field(default=SERVERS[DEFAULT_SERVER].concurrency, ge=1, le=100_000)
     queue_limit: int = Field(default=SERVERS[DEFAULT_SERVER].queue_limit, ge=0)
     overflow: Overflow = SERVERS[DEFAULT_SERVER].overflow
     cpu_request_m: int = Field(default=1000, ge=1)
