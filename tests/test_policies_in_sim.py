@@ -176,6 +176,30 @@ def test_hpa_scales_up_to_the_steady_state_count_and_stays() -> None:
     assert (settled["replicas_ready"] == HPA_EXPECTED).all()
 
 
+@pytest.mark.parametrize("recycled", [False, True])
+def test_keep_alive_clients_leave_the_hpas_new_replicas_idle_until_they_reconnect(
+    recycled: bool,
+) -> None:
+    # Layer-4 balancing (kube-proxy) of 8 keep-alive connections, opened at the start to the
+    # one replica there is. The HPA adds replicas; never recycled, the connections stay on
+    # the first and the newcomers serve nothing. Recycled every 200 requests (2 s at this
+    # rate), they spread over the newcomers as soon as they are routable.
+    connections = {"count": 8, "requests_per_connection": 200 if recycled else None}
+    scenario = hpa_scenario(initial_replicas=1).with_overrides(
+        {"load_balancer.connections": connections}
+    )
+    result = sim.run(scenario, seed=SEED, record_requests=True)
+    assert len(events(result, "hpa", "set_replicas")) > 0
+    requests = result.requests
+    assert requests is not None
+    by_replica = requests.groupby("replica").size()
+    if recycled:
+        assert len(by_replica) > 1
+        assert by_replica.drop(index=0, errors="ignore").sum() > len(requests) / 2
+    else:
+        assert set(by_replica.index) == {0}
+
+
 def test_hpa_scales_down_to_the_same_count_after_the_stabilization_window() -> None:
     result = sim.run(hpa_scenario(initial_replicas=10), seed=SEED)
     scale_downs = events(result, "hpa", "set_replicas")
