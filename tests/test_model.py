@@ -661,3 +661,61 @@ def test_the_proxy_does_not_send_its_next_try_back_to_the_dead_replica() -> None
         ("completed", 0.5, 0.6),
         ("completed", 1.0, 1.1),
     ]
+
+
+def test_a_neighbour_throttled_mid_reallocation_leaves_its_cores_to_the_others() -> None:
+    # Two cores; limits of 0.5 core per 100 ms period; weights 1000, 1000, 500. c0 and c1
+    # each run two long requests, c2 one of 40 ms. Shared by weight, c0 and c1 get 0.8 core,
+    # c2 0.4: c0 and c1 spend their quota at 62.5 ms (25 ms of c2's work done), are
+    # throttled, and c2 runs alone on a core: its last 15 ms end at 77.5 ms.
+    bench = make_bench(
+        [(0.0, 1.0), (0.0, 1.0), (0.0, 0.04), (0.0, 1.0), (0.0, 1.0)],
+        containers=3,
+        concurrency=2,
+        cpu_limit_m=500,
+        cpu_requests_m=[1000, 1000, 500],
+        node_vcpu=2,
+        cfs_period_s=0.1,
+    )
+    assert ("completed", 0.0, 0.0775) in outcomes(bench, 0.2)
+
+
+def test_a_crash_in_place_gives_its_share_to_its_neighbours_at_once() -> None:
+    # Two cores, two containers of two 4 s requests each: a core each, half a core per
+    # request. c0 crashes at 0.5 s (it will restart in place, still on the node): c1's
+    # requests, a quarter done, run on a core each from then on and end at 4.25 s.
+    bench = make_bench([(0.0, 4.0)] * 4, containers=2, concurrency=2, cpu_limit_m=None, node_vcpu=2)
+
+    def crash() -> Generator[simpy.Event, None, None]:
+        yield bench.env.timeout(0.5)
+        bench.balancer.remove(bench.containers[0])
+        bench.containers[0].kill(bench.env.now)
+
+    bench.env.process(crash())
+    completed = [row for row in outcomes(bench, 10.0) if row[0] == "completed"]
+    assert completed == [("completed", 0.0, 4.25)] * 2
+
+
+def test_at_the_end_a_late_connection_whose_client_left_is_a_timeout_not_in_flight() -> None:
+    # As in the test of late connections above, stopped at 5.5 s: the request sent at 0.2 s
+    # waits behind the one sent at 2.1 s; its client gave up at 5.2 s.
+    arrivals = [(0.0, 1.0), (0.0, 1.5), (0.05, 10), (0.1, 10), (0.15, 10), (0.2, 0.1)]
+    arrivals.append((2.1, 10))
+    for notify in (False, True):
+        bench = make_bench(
+            arrivals,
+            concurrency=2,
+            queue_limit=3,
+            overflow="drop",
+            timeout_s=5.0,
+            notify_clients=notify,
+        )
+        container = bench.containers[0]
+        bench.env.run(until=5.5)
+        container.finish_run(5.5)
+        assert [arrival for arrival, _ in container.requests_in_flight()] != []
+        assert 0.2 not in [arrival for arrival, _ in container.requests_in_flight()]
+        log = bench.recorder.request_log or []
+        assert (0.2, 5.2) in [
+            (row[0], round(row[1], 9)) for row in log if OUTCOME_NAMES[row[4]] == "timed_out"
+        ]

@@ -785,6 +785,7 @@ class Container:
     def kill(self, now: float, reason: int = FAULT) -> int:
         """Lose every request here at once (crash, or grace period over); returns how many."""
         self.cpu_used_core_s = self.cpu_used_until(now)  # the work done so far stays spent
+        released_m = 0 if self.isolated else self.demand_m
         lost = 0
         cut = now - self.timeout_s
         for position, (arrival_s, _, endpoint) in enumerate(self.queue):
@@ -821,7 +822,13 @@ class Container:
         self.state = GONE
         self.routable = False
         self.demand_m = 0
-        self.alloc_cores = 0.0  # the node shares its CPU anew when the container is detached
+        self.alloc_cores = 0.0
+        node = self.node
+        if released_m and node is not None:
+            # Its neighbours share what it asked for: at once, whether it is detached (the
+            # node shares anew then too) or restarts in place.
+            node.total_demand_m -= released_m
+            node.reallocate(now)
         return lost
 
     def cpu_used_until(self, now: float) -> float:
@@ -875,7 +882,19 @@ class Container:
             for _ in range(self._queue_notified):
                 self.queue.popleft()
             self._queue_notified = 0
-        self._expire_queue_head(end_s, self.timeout_s)
+        # Every waiting request whose client has gone, wherever it waits: a late connection
+        # may sit behind younger requests.
+        gone_s = end_s - self.timeout_s
+        waiting = self.queue
+        if any(arrival_s <= gone_s for arrival_s, _, _ in waiting):
+            kept = [request for request in waiting if request[QUEUED_ARRIVAL_S] > gone_s]
+            for arrival_s, _, endpoint in waiting:
+                if arrival_s <= gone_s:
+                    self._recorder.time_out(
+                        arrival_s + self.timeout_s, arrival_s, endpoint, self.index
+                    )
+            waiting.clear()
+            waiting.extend(kept)
         for entry in serving:
             if entry[ARRIVAL_S] <= cut:
                 entry[LIVE] = False

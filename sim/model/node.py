@@ -47,6 +47,7 @@ class Node:
     """One machine of the cluster."""
 
     __slots__ = (
+        "_plans_made",
         "_share_plans",
         "billing",
         "containers",
@@ -101,6 +102,7 @@ class Node:
         self.max_demand_m = 0  # the most they could ever ask for together
         self.contended = False
         self._share_plans: dict[tuple[int, ...], tuple[bool, tuple[tuple[int, float], ...]]] = {}
+        self._plans_made = 0  # reallocations so far (one inside another shows as a jump)
         self.role = "worker"
         self.failed_s = math.nan
         self.pulls: dict[str, float] = {}  # image → when its pull on this node completes
@@ -198,10 +200,16 @@ class Node:
                 self._share_plans.clear()
             plan = self._share_plans[demands] = self._plan_shares()
         self.contended, shares = plan
+        self._plans_made += 1
+        made = self._plans_made
         for position, share in shares:
             container = containers[position]
             if share != container.alloc_cores:
                 container.set_alloc(now, share)
+                if self._plans_made != made:
+                    # Its new share changed its demand (a CFS quota ran out): the node was
+                    # shared anew for that, for every container; this plan is stale.
+                    return
 
     def _plan_shares(self) -> tuple[bool, tuple[tuple[int, float], ...]]:
         """Weighted max-min fairness ("water filling") over the current demands.
