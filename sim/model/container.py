@@ -637,6 +637,16 @@ class Container:
             self.cpu_used_core_s += self.alloc_cores * elapsed
             self.virtual_at_s = now
 
+    def _take_share(self, now: float) -> None:
+        """Take the share the tables give for the requests in service, after the tables
+        changed (the virtual clock already brought up to ``now``)."""
+        busy = self.busy
+        if self.isolated:
+            self.alloc_cores = self._alloc_by_busy[busy]
+            self.rate = self._rate_by_busy[busy]
+        else:
+            self._change_demand(now, busy)
+
     def _change_demand(self, now: float, busy: int) -> None:
         """On a shared node: ``busy`` requests in service now ask a new share of the node.
 
@@ -689,10 +699,7 @@ class Container:
         demand_m = self._warm_up_cap_m(cpu_m)
         self._demand_by_busy[0] = demand_m
         self._alloc_by_busy[0] = demand_m / 1000
-        if self.isolated:
-            self.alloc_cores = demand_m / 1000
-        else:
-            self._change_demand(now, 0)
+        self._take_share(now)
 
     def _warm_up_cap_m(self, cpu_m: int) -> int:
         node_m = self.node.cpu_m if self.node is not None else cpu_m
@@ -886,13 +893,14 @@ class Container:
         # may sit behind younger requests.
         gone_s = end_s - self.timeout_s
         waiting = self.queue
-        if any(arrival_s <= gone_s for arrival_s, _, _ in waiting):
-            kept = [request for request in waiting if request[QUEUED_ARRIVAL_S] > gone_s]
-            for arrival_s, _, endpoint in waiting:
-                if arrival_s <= gone_s:
-                    self._recorder.time_out(
-                        arrival_s + self.timeout_s, arrival_s, endpoint, self.index
-                    )
+        kept = []
+        for request in waiting:
+            arrival_s, _, endpoint = request
+            if arrival_s <= gone_s:
+                self._recorder.time_out(arrival_s + self.timeout_s, arrival_s, endpoint, self.index)
+            else:
+                kept.append(request)
+        if len(kept) != len(waiting):
             waiting.clear()
             waiting.extend(kept)
         for entry in serving:

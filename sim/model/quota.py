@@ -106,7 +106,7 @@ class QuotaContainer(Container):
                 heappush(self.heap, entry)
                 self.in_service.append(entry)
                 self.busy += 1
-                self._share(now)  # still nothing, even if it found the container empty
+                self._take_share(now)  # still nothing, even if it found the container empty
                 self._reschedule(now)  # its deadline, where the server cancels
                 if self._watch is not None:
                     self._watch.append(entry)
@@ -177,21 +177,19 @@ class QuotaContainer(Container):
     def _arm(self, now: float) -> None:
         """Make sure the container is looked at again when its quota runs out, or when the
         period ends where that matters (throttled, or above the limit)."""
+        above = self.alloc_cores > self._limit_cores
         if self.throttled:
             at_s = self._period_end_s
-        elif self.alloc_cores > self._limit_cores:
+        elif above or (self.burst and self.alloc_cores > 0):
+            # Above the limit, or within it after a burst spent part of the quota early.
             self.burst = True
-            self._advance(now)
-            left_s = self._quota_s - (self.cpu_used_core_s - self._period_start_used_s)
-            at_s = min(now + max(left_s, 0.0) / self.alloc_cores, self._period_end_s)
-        elif self.burst and self.alloc_cores > 0:
-            # Within the limit now, but a burst spent part of the quota early: it may still
-            # run out before the period ends.
             self._advance(now)
             left_s = self._quota_s - (self.cpu_used_core_s - self._period_start_used_s)
             at_s = now + max(left_s, 0.0) / self.alloc_cores
             if at_s >= self._period_end_s:
-                return  # it lasts the period; the next one starts within the limit
+                if not above:
+                    return  # it lasts the period; the next one starts within the limit
+                at_s = self._period_end_s  # look again as the next period starts
         else:
             return  # within the limit since the period began: the quota cannot run out
         if at_s < self.wakeup_s:
@@ -202,23 +200,13 @@ class QuotaContainer(Container):
         self.throttled = True
         self.throttled_periods += 1
         self._close_tables()
-        self._share(now)
+        self._take_share(now)
 
     def _unthrottle(self, now: float) -> None:
         self.throttled = False
         self._open_tables()
-        self._share(now)
+        self._take_share(now)
         self._reschedule(now)
-
-    def _share(self, now: float) -> None:
-        """Take the share the tables give for the requests in service (virtual clock already
-        brought up to ``now``)."""
-        busy = self.busy
-        if self.isolated:
-            self.alloc_cores = self._alloc_by_busy[busy]
-            self.rate = self._rate_by_busy[busy]
-        else:
-            self._change_demand(now, busy)
 
     def _close_tables(self) -> None:
         """Throttled: no demand, no share, no progress, whatever is in service."""
